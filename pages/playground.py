@@ -1,0 +1,46 @@
+"""The 2-D playground: build an MLP layer by layer and watch it learn toy data live."""
+
+import streamlit as st
+
+from playground.spec import RunSpec, validate
+from playground.ui.controls import data_editor, features_editor, layers_editor, training_editor, view_editor
+from playground.ui.live import live_view
+from playground.ui.session import get_session, job_manager
+from playground.ui.share import import_box, share_box, sync_url
+
+session = get_session()
+manager = job_manager()
+session.ensure_job(manager)
+refill, session.widgets_stale = session.widgets_stale, False
+
+with st.sidebar:
+    st.subheader("Data")
+    data = data_editor(session.spec, refill)
+    st.subheader("Training")
+    loss, train = training_editor(session.spec, data.problem, data.num_train, refill)
+
+st.markdown("#### Neural Network Playground")
+with st.container(key="link-notes"):
+    if session.link_notes:
+        with st.expander(f"Some settings of the link were not used ({len(session.link_notes)})", expanded=True):
+            st.markdown("\n".join(f"- {note}" for note in session.link_notes))
+
+features = features_editor(session.spec, refill)
+layers, init = layers_editor(session.spec, refill)
+view = view_editor(session.spec, refill)
+
+spec, notes = validate(RunSpec(data, features, layers, init, loss, train, view))
+for note in notes:
+    st.warning(note)
+session.change_spec(spec, manager)
+if session.reset_reason:
+    st.toast(session.reset_reason, icon=":material/restart_alt:")
+    session.reset_reason = None
+sync_url(session.spec)
+
+live_view(session)
+
+with st.sidebar:
+    st.subheader("Share")
+    share_box(session.spec)
+    import_box(session, manager)

@@ -1,0 +1,77 @@
+"""Headless runs: `python -m playground train LINK --epochs N` and `python -m playground presets`.
+
+`train` builds exactly what the page builds for the link and prints one line per epoch with the
+numbers the page shows, so a teacher can check a lesson and tests can check reproducibility.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+
+from .presets import PRESETS, preset_spec
+from .sharelink import decode, parse_link, to_query
+from .tfp_import import import_link
+
+
+def _spec_from_link(link: str):
+    if "playground.tensorflow.org" in link:
+        return import_link(link)
+    return decode(parse_link(link))
+
+
+def _fmt(value: float) -> str:
+    return "nan" if not math.isfinite(value) else f"{value:.6f}"
+
+
+def train(link: str, epochs: int) -> int:
+    import torch
+
+    torch.set_num_threads(1)
+    from .trainer import Trainer
+
+    spec, notes = _spec_from_link(link)
+    for note in notes:
+        print(f"note: {note}", file=sys.stderr)
+    trainer = Trainer(spec)
+    classify = spec.loss == "bce"
+    header = "epoch train_loss test_loss" + (" test_acc" if classify else "")
+    print(header)
+    for _ in range(epochs):
+        trainer.run_epochs(1)
+        if trainer.diverged:
+            print(trainer.diverged, file=sys.stderr)
+            return 2
+        h = trainer.history
+        line = f"{trainer.epoch} {_fmt(h['train_loss'][-1])} {_fmt(h['test_loss'][-1])}"
+        if classify:
+            line += f" {_fmt(h['test_acc'][-1])}"
+        print(line, flush=True)
+    return 0
+
+
+def presets(base: str) -> int:
+    for name, (description, _) in PRESETS.items():
+        print(f"{name}: {description}\n  {base}?{to_query(preset_spec(name))}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m playground", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("train", help="train a share link's network headless, one line per epoch")
+    run.add_argument("link", help="a share link, its query string, or a TensorFlow Playground link")
+    run.add_argument("--epochs", type=int, default=10)
+    listing = sub.add_parser("presets", help="list the presets with their share links")
+    listing.add_argument("--base", default="http://localhost:8501/", help="the app's address")
+    args = parser.parse_args(argv)
+    if args.command == "train":
+        if not 1 <= args.epochs <= 1_000_000:
+            parser.error("--epochs must be between 1 and 1000000")
+        return train(args.link, args.epochs)
+    return presets(args.base)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

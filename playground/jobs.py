@@ -1,0 +1,350 @@
+"""Background training: per-session jobs in a small shared pool of worker processes.
+
+The boundary is message-shaped: a page sends small command objects (`Reset`, `Play`, `Pause`,
+`Step`, `Update`, `Close`) and reads the latest `Snapshot` of its job. Nothing else crosses it, so
+the pool can be swapped for a cluster executor without touching a page.
+
+Each worker keeps a dict of its jobs and loops: drain commands, give each playing job a short
+time slice, publish a snapshot when the last one is older than the refresh interval. A worker with
+nothing playing blocks on its queue. The server keeps only the latest snapshot per job; a reaper
+closes jobs whose page has not asked for a snapshot within the TTL (a closed tab) and restarts a
+worker that died. This module does not import torch: the Streamlit server never needs it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import sys
+import threading
+import time
+import types
+import uuid
+from dataclasses import dataclass, field
+
+from .snapshot import Snapshot
+from .spec import RunSpec, TrainSpec
+
+SLICE_S = 0.02  # a playing job trains this long before the worker looks at its queue again
+CHUNK_S = 0.002  # steps are run in chunks of about this long
+DEFAULT_TTL_S = 20.0  # a job nobody looked at for this long is closed
+
+
+# ---- commands -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Reset:
+    """Create the job, or replace its network: build everything afresh from the spec."""
+
+    job_id: str
+    spec: RunSpec
+    version: int
+
+
+@dataclass(frozen=True)
+class Play:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Pause:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class Step:
+    """Train exactly `epochs` epochs, then stay paused."""
+
+    job_id: str
+    epochs: int = 1
+
+
+@dataclass(frozen=True)
+class Update:
+    """Change live hyper-parameters; the network keeps its weights."""
+
+    job_id: str
+    train: TrainSpec
+    version: int
+
+
+@dataclass(frozen=True)
+class Close:
+    job_id: str
+
+
+@dataclass(frozen=True)
+class _Shutdown:
+    job_id: str = ""
+
+
+Command = Reset | Play | Pause | Step | Update | Close
+
+
+def publish_interval(playing_jobs: int) -> float:
+    """Seconds between a job's snapshots: 10 a second alone, slower when many jobs share a CPU."""
+    return min(1.0, max(0.1, 0.03 * playing_jobs))
+
+
+def page_refresh_interval(active_jobs: int) -> float:
+    """Seconds between page redraws: fast for one person, about 1 s for a full classroom."""
+    return min(1.0, max(0.15, 0.04 * active_jobs))
+
+
+# ---- the worker process -----------------------------------------------------------------------
+
+
+@dataclass
+class _Job:
+    trainer: object
+    version: int
+    playing: bool = False
+    epochs_left: int = 0  # for Step
+    seq: int = 0
+    published: float = 0.0
+    dirty: bool = True
+    chunk: int = 1
+    notes: list[str] = field(default_factory=list)
+
+
+def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
+    import torch
+
+    torch.set_num_threads(1)
+    torch.set_num_interop_threads(1)
+    from .trainer import Trainer
+
+    jobs: dict[str, _Job] = {}
+
+    def handle(cmd) -> bool:
+        job = jobs.get(cmd.job_id)
+        if isinstance(cmd, _Shutdown):
+            return False
+        if isinstance(cmd, Reset):
+            try:
+                trainer = Trainer(cmd.spec)
+            except Exception as error:  # a spec that passed validation should always build
+                results.put(("error", cmd.job_id, f"Could not build this network: {error}"))
+                return True
+            jobs[cmd.job_id] = _Job(trainer, cmd.version)
+        elif job is None:
+            return True
+        elif isinstance(cmd, Play):
+            job.trainer.resume_after_divergence()
+            job.playing, job.epochs_left = True, 0
+        elif isinstance(cmd, Pause):
+            job.playing, job.epochs_left = False, 0
+        elif isinstance(cmd, Step):
+            job.trainer.resume_after_divergence()
+            job.playing, job.epochs_left = False, max(1, cmd.epochs)
+        elif isinstance(cmd, Update):
+            job.trainer.apply(cmd.train)
+            job.version = cmd.version
+        elif isinstance(cmd, Close):
+            del jobs[cmd.job_id]
+            results.put(("closed", cmd.job_id, None))
+            return True
+        if cmd.job_id in jobs:
+            jobs[cmd.job_id].dirty = True
+        return True
+
+    def publish(job_id: str, job: _Job) -> None:
+        snap: Snapshot = job.trainer.snapshot()
+        job.seq += 1
+        snap.job_id, snap.seq, snap.spec_version = job_id, job.seq, job.version
+        snap.playing = job.playing or job.epochs_left > 0
+        results.put(("snapshot", job_id, snap))
+        job.published, job.dirty = time.monotonic(), False
+
+    def train_slice(job: _Job) -> None:
+        trainer = job.trainer
+        end = time.monotonic() + SLICE_S
+        while time.monotonic() < end:
+            if job.epochs_left > 0:
+                trainer.run_epochs(1)
+                job.epochs_left = 0 if trainer.diverged else job.epochs_left - 1
+                job.dirty = True
+                if job.epochs_left == 0:
+                    return
+                continue
+            t0 = time.perf_counter()
+            trainer.step(job.chunk)
+            took = time.perf_counter() - t0
+            job.chunk = max(1, min(10_000, int(job.chunk * (CHUNK_S / took if took > 0 else 2))))
+            if trainer.diverged is not None:
+                job.playing, job.dirty = False, True
+                return
+
+    running = True
+    while running:
+        busy = any(j.playing or j.epochs_left > 0 for j in jobs.values())
+        try:
+            cmd = commands.get(block=not busy)
+            while True:
+                running = handle(cmd) and running
+                cmd = commands.get_nowait()
+        except queue.Empty:
+            pass
+        if not running:
+            break
+        active = [(k, j) for k, j in jobs.items() if j.playing or j.epochs_left > 0]
+        for _, job in active:
+            train_slice(job)
+        interval = publish_interval(len(active))
+        now = time.monotonic()
+        for job_id, job in jobs.items():
+            if job.dirty or ((job.playing or job.epochs_left > 0) and now - job.published >= interval):
+                publish(job_id, job)
+
+
+# ---- the server side ----------------------------------------------------------------------------
+
+
+_start_lock = threading.Lock()
+
+
+class _Worker:
+    def __init__(self, ctx, results: mp.Queue):
+        self.commands = ctx.Queue()
+        self.process = ctx.Process(target=_worker_main, args=(self.commands, results), daemon=True)
+        # A spawned child re-imports the parent's __main__. Under Streamlit that is the page
+        # script being run, which must not run again inside a worker; hide it while starting.
+        with _start_lock:
+            main = sys.modules.get("__main__")
+            sys.modules["__main__"] = types.ModuleType("__main__")
+            try:
+                self.process.start()
+            finally:
+                if main is not None:
+                    sys.modules["__main__"] = main
+
+
+class JobManager:
+    """The server's view of all jobs: assigns them to workers, keeps their latest snapshots."""
+
+    def __init__(self, workers: int | None = None, ttl_s: float = DEFAULT_TTL_S, reap_every_s: float = 2.0):
+        if workers is None:
+            workers = int(os.environ.get("PLAYGROUND_WORKERS", 0)) or max(1, (os.cpu_count() or 2) - 1)
+        self.ttl_s = ttl_s
+        self._ctx = mp.get_context("spawn")
+        self._results = self._ctx.Queue()
+        self._workers = [_Worker(self._ctx, self._results) for _ in range(workers)]
+        self._lock = threading.Lock()
+        self._where: dict[str, int] = {}  # job id -> worker index
+        self._latest: dict[str, Snapshot] = {}
+        self._errors: dict[str, str] = {}
+        self._seen: dict[str, float] = {}
+        self._closed = threading.Event()
+        threading.Thread(target=self._receive, daemon=True, name="playground-receiver").start()
+        threading.Thread(target=self._reap, args=(reap_every_s,), daemon=True, name="playground-reaper").start()
+
+    # commands
+
+    def open(self, spec: RunSpec, version: int) -> str:
+        """Start a new job for a spec; returns its id."""
+        job_id = uuid.uuid4().hex
+        with self._lock:
+            loads = [0] * len(self._workers)
+            for index in self._where.values():
+                loads[index] += 1
+            index = loads.index(min(loads))
+            self._where[job_id] = index
+            self._seen[job_id] = time.monotonic()
+        self.send(Reset(job_id, spec, version))
+        return job_id
+
+    def send(self, command: Command) -> bool:
+        """Deliver a command; False if the job is unknown (closed, or its worker died)."""
+        with self._lock:
+            index = self._where.get(command.job_id)
+            if index is None:
+                return False
+            worker = self._workers[index]
+            if isinstance(command, Close):
+                self._forget(command.job_id)
+            else:
+                self._seen[command.job_id] = time.monotonic()
+                if isinstance(command, Reset):
+                    self._errors.pop(command.job_id, None)
+        worker.commands.put(command)
+        return True
+
+    def close(self, job_id: str) -> None:
+        self.send(Close(job_id))
+
+    # reads
+
+    def is_open(self, job_id: str | None) -> bool:
+        return job_id is not None and job_id in self._where
+
+    def latest(self, job_id: str) -> Snapshot | None:
+        """The newest snapshot of a job (None before its first); counts as the page looking."""
+        with self._lock:
+            if job_id in self._where:
+                self._seen[job_id] = time.monotonic()
+            return self._latest.get(job_id)
+
+    def error(self, job_id: str) -> str | None:
+        return self._errors.get(job_id)
+
+    def active_jobs(self) -> int:
+        return len(self._where)
+
+    def refresh_interval(self) -> float:
+        return page_refresh_interval(self.active_jobs())
+
+    # threads
+
+    def _receive(self) -> None:
+        while not self._closed.is_set():
+            try:
+                kind, job_id, payload = self._results.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            except (EOFError, OSError):
+                return
+            with self._lock:
+                if job_id not in self._where:
+                    continue
+                if kind == "snapshot":
+                    old = self._latest.get(job_id)
+                    if old is None or payload.seq > old.seq or payload.spec_version != old.spec_version:
+                        self._latest[job_id] = payload
+                elif kind == "error":
+                    self._errors[job_id] = payload
+
+    def _reap(self, every_s: float) -> None:
+        while not self._closed.wait(every_s):
+            now = time.monotonic()
+            with self._lock:
+                stale = [j for j, seen in self._seen.items() if now - seen > self.ttl_s]
+            for job_id in stale:
+                self.close(job_id)
+            for index, worker in enumerate(self._workers):
+                if not worker.process.is_alive():
+                    self._restart(index)
+
+    def _restart(self, index: int) -> None:
+        """A worker died (out of memory, killed): forget its jobs, start a fresh one."""
+        with self._lock:
+            lost = [j for j, i in self._where.items() if i == index]
+            for job_id in lost:
+                self._forget(job_id)
+            self._workers[index] = _Worker(self._ctx, self._results)
+
+    def _forget(self, job_id: str) -> None:
+        """Drop every trace of a job on the server side (call with the lock held)."""
+        for table in (self._where, self._seen, self._latest, self._errors):
+            table.pop(job_id, None)
+
+    def shutdown(self) -> None:
+        self._closed.set()
+        for worker in self._workers:
+            worker.commands.put(_Shutdown())
+        for worker in self._workers:
+            worker.process.join(timeout=5)
+            if worker.process.is_alive():
+                worker.process.terminate()
+

@@ -1,0 +1,261 @@
+"""Share links: `RunSpec` <-> URL query parameters.
+
+This is the only module that knows parameter names. Names and value spellings follow TensorFlow
+Playground wherever the setting exists there (`dataset=circle`, `networkShape=4,2`, ...); new
+settings get names of the same style. `decode` never raises on user text: whatever it cannot use
+falls back to the default and is listed in the returned notes. Links always carry every setting,
+so a link keeps its meaning even if a default changes later.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from urllib.parse import parse_qsl, urlencode
+
+from .spec import (
+    FEATURES,
+    DataSpec,
+    LayerSpec,
+    RunSpec,
+    TrainSpec,
+    ViewSpec,
+    default_loss,
+    validate,
+)
+
+MAX_VALUE_CHARS = 500  # longer values are not parsed at all
+MAX_LIST_ITEMS = 64
+# Parameters Streamlit itself uses; not ours to complain about.
+FOREIGN_PARAMS = {"embed", "embed_options"}
+
+KNOWN_PARAMS = (
+    "problem", "dataset", "regDataset", "noise", "percTrainData", "seed",
+    *FEATURES,
+    "networkShape", "activation", "activations", "init", "initZero", "loss",
+    "learningRate", "batchSize", "optimizer", "momentum", "nesterov", "beta1", "beta2",
+    "weightDecay", "regularization", "regularizationRate", "showTestData", "discretize",
+)
+
+
+def _show(text: str) -> str:
+    """Quote untrusted text for a note, short enough to read."""
+    return repr(text if len(text) <= 40 else text[:37] + "...")
+
+
+class _Reader:
+    """Reads typed values out of raw parameters, noting what it could not use."""
+
+    def __init__(self, params: Mapping[str, str], notes: list[str]):
+        self.params = params
+        self.notes = notes
+
+    def raw(self, name: str) -> str | None:
+        value = self.params.get(name)
+        if value is None:
+            return None
+        if len(value) > MAX_VALUE_CHARS:
+            self.notes.append(f"{name}: value too long ({len(value)} characters); ignored.")
+            return None
+        return value.strip()
+
+    def text(self, name: str, default: str) -> str:
+        value = self.raw(name)
+        return default if value is None else value
+
+    def number(self, name: str, default: float) -> float:
+        value = self.raw(name)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except ValueError:
+            self.notes.append(f"{name}: {_show(value)} is not a number; using {default}.")
+            return default
+        if not math.isfinite(number):
+            self.notes.append(f"{name}: {_show(value)} is not a finite number; using {default}.")
+            return default
+        return number
+
+    def integer(self, name: str, default: int) -> int:
+        number = self.number(name, default)
+        if number != int(number):
+            self.notes.append(f"{name}: {number} is not a whole number; using {int(round(number))}.")
+        return int(round(number))
+
+    def flag(self, name: str, default: bool) -> bool:
+        value = self.raw(name)
+        if value is None:
+            return default
+        if value.lower() in ("true", "1"):
+            return True
+        if value.lower() in ("false", "0"):
+            return False
+        self.notes.append(f"{name}: {_show(value)} is not true or false; using {str(default).lower()}.")
+        return default
+
+    def words(self, name: str) -> list[str] | None:
+        value = self.raw(name)
+        if value is None:
+            return None
+        items = [item.strip() for item in value.split(",") if item.strip()]
+        if len(items) > MAX_LIST_ITEMS:
+            self.notes.append(f"{name}: more than {MAX_LIST_ITEMS} items; ignored.")
+            return None
+        return items
+
+
+def _flatten(params: Mapping) -> dict[str, str]:
+    """Accept st.query_params, dicts of str or of lists (parse_qs); keep the last value."""
+    flat: dict[str, str] = {}
+    for key, value in params.items():
+        if isinstance(value, (list, tuple)):
+            if not value:
+                continue
+            value = value[-1]
+        flat[str(key)] = str(value)
+    return flat
+
+
+def decode(params: Mapping) -> tuple[RunSpec, list[str]]:
+    """Query parameters -> a valid RunSpec and notes about everything ignored or changed."""
+    params = _flatten(params)
+    notes: list[str] = []
+    read = _Reader(params, notes)
+    d0, t0, v0, s0 = DataSpec(), TrainSpec(), ViewSpec(), RunSpec()
+
+    for name in params:
+        if name not in KNOWN_PARAMS and name not in FOREIGN_PARAMS:
+            notes.append(f"Unknown parameter {_show(name)} ignored.")
+
+    problem = read.text("problem", d0.problem)
+    data = DataSpec(
+        problem=problem,
+        dataset=read.text("dataset", d0.dataset),
+        reg_dataset=read.text("regDataset", d0.reg_dataset),
+        noise=read.integer("noise", d0.noise),
+        train_percent=read.integer("percTrainData", d0.train_percent),
+        seed=read.integer("seed", d0.seed),
+    )
+
+    if any(name in params for name in FEATURES):
+        features = tuple(f for f in FEATURES if read.flag(f, f in s0.features))
+    else:
+        features = s0.features
+
+    shape_items = read.words("networkShape")
+    units: list[int] = []
+    if shape_items is None:
+        units = [layer.units for layer in s0.layers]
+    else:
+        for item in shape_items:
+            try:
+                units.append(int(item))
+            except ValueError:
+                notes.append(f"networkShape: {_show(item)} is not a whole number; layer dropped.")
+    common = read.text("activation", s0.layers[0].activation)
+    per_layer = read.words("activations")
+    if per_layer is not None and len(per_layer) != len(units):
+        notes.append(
+            f"activations: {len(per_layer)} given for {len(units)} layers; using '{common}' where missing."
+        )
+    activations = [
+        per_layer[i] if per_layer is not None and i < len(per_layer) else common for i in range(len(units))
+    ]
+    layers = tuple(LayerSpec(u, a) for u, a in zip(units, activations))
+
+    init = read.text("init", "zeros" if read.flag("initZero", False) else s0.init)
+
+    train = TrainSpec(
+        learning_rate=read.number("learningRate", t0.learning_rate),
+        batch_size=read.integer("batchSize", t0.batch_size),
+        optimizer=read.text("optimizer", t0.optimizer),
+        momentum=read.number("momentum", t0.momentum),
+        nesterov=read.flag("nesterov", t0.nesterov),
+        beta1=read.number("beta1", t0.beta1),
+        beta2=read.number("beta2", t0.beta2),
+        weight_decay=read.number("weightDecay", t0.weight_decay),
+        regularization=read.text("regularization", t0.regularization),
+        regularization_rate=read.number("regularizationRate", t0.regularization_rate),
+    )
+    view = ViewSpec(
+        show_test_data=read.flag("showTestData", v0.show_test_data),
+        discretize=read.flag("discretize", v0.discretize),
+    )
+    spec = RunSpec(
+        data=data,
+        features=features,
+        layers=layers,
+        init=init,
+        loss=read.text("loss", default_loss(problem if problem in ("classification", "regression") else "classification")),
+        train=train,
+        view=view,
+    )
+    spec, more = validate(spec)
+    return spec, notes + more
+
+
+def _num(value: float) -> str:
+    """Shortest text that reads back as the same float ('0.03', '1e-05', '3')."""
+    if float(value).is_integer() and abs(value) < 1e15:
+        return str(int(value))
+    return repr(float(value))
+
+
+def _bool(value: bool) -> str:
+    return "true" if value else "false"
+
+
+def encode(spec: RunSpec) -> dict[str, str]:
+    """RunSpec -> query parameters (all of them, in a stable order)."""
+    d, t, v = spec.data, spec.train, spec.view
+    params = {
+        "problem": d.problem,
+        "dataset": d.dataset,
+        "regDataset": d.reg_dataset,
+        "noise": str(d.noise),
+        "percTrainData": str(d.train_percent),
+        "seed": str(d.seed),
+        **{f: _bool(f in spec.features) for f in FEATURES},
+        "networkShape": ",".join(str(layer.units) for layer in spec.layers),
+    }
+    activations = [layer.activation for layer in spec.layers]
+    if len(set(activations)) <= 1:
+        params["activation"] = activations[0] if activations else "tanh"
+    else:
+        params["activation"] = activations[0]
+        params["activations"] = ",".join(activations)
+    params.update(
+        {
+            "init": spec.init,
+            "loss": spec.loss,
+            "learningRate": _num(t.learning_rate),
+            "batchSize": str(t.batch_size),
+            "optimizer": t.optimizer,
+            "momentum": _num(t.momentum),
+            "nesterov": _bool(t.nesterov),
+            "beta1": _num(t.beta1),
+            "beta2": _num(t.beta2),
+            "weightDecay": _num(t.weight_decay),
+            "regularization": t.regularization,
+            "regularizationRate": _num(t.regularization_rate),
+            "showTestData": _bool(v.show_test_data),
+            "discretize": _bool(v.discretize),
+        }
+    )
+    return params
+
+
+def to_query(spec: RunSpec) -> str:
+    """The query string (without '?') of a spec's share link."""
+    return urlencode(encode(spec), safe=",")
+
+
+def parse_link(text: str) -> dict[str, str]:
+    """Parameters from a pasted link: a full URL, '?a=1&b=2', '#a=1' or a bare 'a=1&b=2'."""
+    text = text.strip()
+    for sep in ("?", "#"):
+        if sep in text:
+            text = text.split(sep, 1)[1]
+    text = text.replace("#", "&")
+    return dict(parse_qsl(text, keep_blank_values=True))

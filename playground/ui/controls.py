@@ -1,0 +1,228 @@
+"""Widgets that edit a spec: each editor takes the current spec and returns its part of a new one.
+
+Widgets are keyed and filled from the spec (`_bind`) when the spec changed from outside (a link
+was opened or imported) or when a widget appears for the first time; otherwise the person's
+edits stand. Editors never build torch objects; they only describe.
+"""
+
+from __future__ import annotations
+
+import random
+
+import streamlit as st
+
+from ..data.features import FEATURE_LABELS
+from ..spec import (
+    ACTIVATIONS,
+    CLASSIFY_DATASETS,
+    CLASSIFY_LOSSES,
+    FEATURES,
+    INITS,
+    MAX_HIDDEN_LAYERS,
+    MAX_UNITS,
+    OPTIMIZERS,
+    REGRESS_DATASETS,
+    REGRESS_LOSSES,
+    REGULARIZATIONS,
+    SEED_RANGE,
+    DataSpec,
+    LayerSpec,
+    RunSpec,
+    TrainSpec,
+    ViewSpec,
+)
+
+DATASET_LABELS = {
+    "circle": "Circle",
+    "xor": "Exclusive or (XOR)",
+    "gauss": "Two Gaussians",
+    "spiral": "Spiral",
+    "moons": "Two moons",
+    "checkerboard": "Checkerboard",
+    "reg-plane": "Plane",
+    "reg-gauss": "Multi-Gaussian",
+}
+ACTIVATION_LABELS = {
+    "relu": "ReLU",
+    "leakyrelu": "Leaky ReLU",
+    "elu": "ELU",
+    "gelu": "GELU",
+    "silu": "SiLU",
+    "tanh": "Tanh",
+    "sigmoid": "Sigmoid",
+    "linear": "Linear",
+}
+OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
+LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error", "mae": "Mean absolute error", "huber": "Huber"}
+INIT_LABELS = {"default": "PyTorch default", "xavier": "Xavier (Glorot)", "he": "He (Kaiming)", "zeros": "Zeros (symmetry!)"}
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+REG_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+
+
+def _bind(key: str, value, refill: bool) -> None:
+    """Give a widget its value from the spec when refilling, or when it has none yet."""
+    if refill or key not in st.session_state:
+        st.session_state[key] = value
+
+
+def _steps(choices: tuple[float, ...], value: float) -> list[float]:
+    """A slider's stops, with a linked value that is not a usual stop added in its place."""
+    return sorted(set(choices) | {value})
+
+
+def data_editor(spec: RunSpec, refill: bool) -> DataSpec:
+    d = spec.data
+    _bind("problem", d.problem, refill)
+    _bind("dataset", d.dataset, refill)
+    _bind("reg_dataset", d.reg_dataset, refill)
+    _bind("noise", d.noise, refill)
+    _bind("train_percent", d.train_percent, refill)
+    _bind("seed", d.seed, refill)
+    problem = st.segmented_control(
+        "Problem type", ["classification", "regression"], key="problem", format_func=str.capitalize, required=True
+    )
+    if problem == "classification":
+        dataset = st.selectbox("Data set", CLASSIFY_DATASETS, key="dataset", format_func=DATASET_LABELS.get)
+        reg_dataset = d.reg_dataset
+    else:
+        reg_dataset = st.selectbox("Data set", REGRESS_DATASETS, key="reg_dataset", format_func=DATASET_LABELS.get)
+        dataset = d.dataset
+    train_percent = st.slider("Training data (%)", 10, 90, key="train_percent")
+    noise = st.slider("Noise (%)", 0, 50, key="noise")
+    left, right = st.columns([3, 2], vertical_alignment="bottom")
+    seed = left.number_input("Seed", SEED_RANGE[0], SEED_RANGE[1], step=1, key="seed")
+    right.button("Regenerate", key="regenerate", on_click=_new_seed, help="New random points (a new seed)")
+    return DataSpec(problem, dataset, reg_dataset, int(noise), int(train_percent), int(seed))
+
+
+def _new_seed() -> None:
+    st.session_state["seed"] = random.randrange(SEED_RANGE[1])
+
+
+def features_editor(spec: RunSpec, refill: bool) -> tuple[str, ...]:
+    _bind("features", list(spec.features), refill)
+    st.session_state.setdefault("features_last", list(spec.features))
+    chosen = st.pills(
+        "Input features",
+        FEATURES,
+        selection_mode="multi",
+        key="features",
+        format_func=FEATURE_LABELS.get,
+        on_change=_keep_one_feature,
+    )
+    st.session_state["features_last"] = list(chosen)
+    return tuple(chosen)
+
+
+def _keep_one_feature() -> None:
+    if not st.session_state["features"]:
+        st.session_state["features"] = st.session_state["features_last"]
+        st.toast("The network needs at least one input feature.")
+
+
+def layers_editor(spec: RunSpec, refill: bool) -> tuple[tuple[LayerSpec, ...], str]:
+    """Hidden layers, each with its own width and activation, plus the weight initialisation."""
+    if refill or "layer_count" not in st.session_state:
+        st.session_state["layer_count"] = len(spec.layers)
+        for i, layer in enumerate(spec.layers):
+            st.session_state[f"units_{i}"] = layer.units
+            st.session_state[f"activation_{i}"] = layer.activation
+    _bind("init", spec.init, refill)
+    count = st.session_state["layer_count"]
+
+    head = st.columns([1.2, 0.5, 0.5, 2.2, 2], vertical_alignment="bottom")
+    head[0].markdown(f"**{count} hidden layer{'s' if count != 1 else ''}**")
+    head[1].button("", icon=":material/remove:", key="remove_layer", on_click=_change_layers, args=(-1,),
+                   disabled=count == 0, help="Remove the last hidden layer")
+    head[2].button("", icon=":material/add:", key="add_layer", on_click=_change_layers, args=(1,),
+                   disabled=count >= MAX_HIDDEN_LAYERS, help="Add a hidden layer")
+    head[3].selectbox("Activation, all layers", ["—", *ACTIVATIONS], key="activation_all", on_change=_set_all_activations,
+                      format_func=lambda a: ACTIVATION_LABELS.get(a, "set all…"))
+    init = head[4].selectbox("Weight initialisation", INITS, key="init", format_func=INIT_LABELS.get)
+
+    layers = []
+    if count:
+        columns = st.columns(count)
+        for i, column in enumerate(columns):
+            _bind(f"units_{i}", 4, False)
+            _bind(f"activation_{i}", "tanh", False)
+            units = column.number_input(f"Layer {i + 1} neurons", 1, MAX_UNITS, step=1, key=f"units_{i}")
+            activation = column.selectbox(
+                f"Layer {i + 1} activation", ACTIVATIONS, key=f"activation_{i}", format_func=ACTIVATION_LABELS.get,
+                label_visibility="collapsed",
+            )
+            layers.append(LayerSpec(int(units), activation))
+    return tuple(layers), init
+
+
+def _change_layers(delta: int) -> None:
+    count = st.session_state["layer_count"] + delta
+    count = max(0, min(MAX_HIDDEN_LAYERS, count))
+    if delta > 0:  # a new layer copies the one before it, as TF Playground's does
+        i = count - 1
+        st.session_state[f"units_{i}"] = st.session_state.get(f"units_{i - 1}", 4) if i else 4
+        st.session_state[f"activation_{i}"] = st.session_state.get(f"activation_{i - 1}", "tanh") if i else "tanh"
+    st.session_state["layer_count"] = count
+
+
+def _set_all_activations() -> None:
+    chosen = st.session_state["activation_all"]
+    if chosen in ACTIVATIONS:
+        for i in range(st.session_state["layer_count"]):
+            st.session_state[f"activation_{i}"] = chosen
+    st.session_state["activation_all"] = "—"
+
+
+def training_editor(spec: RunSpec, problem: str, num_train: int, refill: bool) -> tuple[str, TrainSpec]:
+    """Loss, optimizer and its settings, learning rate, batch size, regularization."""
+    t = spec.train
+    losses = CLASSIFY_LOSSES if problem == "classification" else REGRESS_LOSSES
+    _bind("loss", spec.loss if spec.loss in losses else losses[0], refill or st.session_state.get("loss") not in losses)
+    for key in ("optimizer", "learning_rate", "momentum", "nesterov", "beta1", "beta2", "weight_decay",
+                "regularization", "regularization_rate"):
+        _bind(key, getattr(t, key), refill)
+    _bind("batch_size", min(t.batch_size, num_train), refill or st.session_state.get("batch_size", 1) > num_train)
+
+    loss = st.selectbox("Loss", losses, key="loss", format_func=LOSS_LABELS.get)
+    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="optimizer", format_func=OPTIMIZER_LABELS.get)
+    learning_rate = st.select_slider("Learning rate", _steps(LEARNING_RATES, st.session_state["learning_rate"]),
+                                     key="learning_rate", format_func=lambda v: f"{v:g}")
+    momentum, nesterov, beta1, beta2, weight_decay = t.momentum, t.nesterov, t.beta1, t.beta2, t.weight_decay
+    if optimizer in ("sgd", "rmsprop"):
+        momentum = st.slider("Momentum", 0.0, 0.99, step=0.01, key="momentum")
+    if optimizer == "sgd":
+        nesterov = st.checkbox("Nesterov momentum", key="nesterov", disabled=momentum == 0)
+    if optimizer in ("adam", "adamw"):
+        left, right = st.columns(2)
+        beta1 = left.number_input("β₁", 0.0, 0.9999, step=0.01, format="%.4f", key="beta1")
+        beta2 = right.number_input("β₂", 0.0, 0.9999, step=0.001, format="%.4f", key="beta2")
+    if optimizer == "adamw":
+        weight_decay = st.number_input("Weight decay", 0.0, 1.0, step=0.001, format="%.4f", key="weight_decay")
+    batch_size = st.slider("Batch size", 1, num_train, key="batch_size", help=f"{num_train} = the full training set")
+    regularization = st.selectbox("Regularization", REGULARIZATIONS, key="regularization")
+    regularization_rate = st.select_slider(
+        "Regularization rate", _steps(REG_RATES, st.session_state["regularization_rate"]), key="regularization_rate",
+        format_func=lambda v: f"{v:g}", disabled=regularization == "none",
+    )
+    train = TrainSpec(
+        learning_rate=float(learning_rate),
+        batch_size=int(batch_size),
+        optimizer=optimizer,
+        momentum=float(momentum),
+        nesterov=bool(nesterov) and momentum > 0 and optimizer == "sgd",
+        beta1=float(beta1),
+        beta2=float(beta2),
+        weight_decay=float(weight_decay),
+        regularization=regularization,
+        regularization_rate=float(regularization_rate),
+    )
+    return loss, train
+
+
+def view_editor(spec: RunSpec, refill: bool) -> ViewSpec:
+    _bind("show_test_data", spec.view.show_test_data, refill)
+    _bind("discretize", spec.view.discretize, refill)
+    left, right = st.columns(2)
+    show = left.toggle("Show test data", key="show_test_data")
+    discretize = right.toggle("Discretize output", key="discretize")
+    return ViewSpec(show, discretize)

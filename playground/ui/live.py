@@ -1,0 +1,134 @@
+"""The live part of the 2-D page: controls, counters and charts redrawn from the latest snapshot.
+
+It runs as a fragment on a timer. Each run reads the job's newest snapshot (which also tells the
+server this page is still open), draws, and returns; it never trains and never waits for the job.
+Buttons live inside the fragment, so play, pause and step rerun only this part of the page.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+import numpy as np
+import streamlit as st
+
+from ..data.features import FEATURE_LABELS
+from ..data.toy import ToyData, make_data
+from ..figures import boundary_figure, loss_figure
+from ..jobs import JobManager, Pause, Play, Step
+from ..netdiagram import network_html
+from ..snapshot import Snapshot
+from ..spec import DataSpec, RunSpec
+from .session import PlaygroundSession, job_manager
+
+_PLOTLY_CONFIG = {"displayModeBar": False}
+
+
+@lru_cache(maxsize=32)
+def cached_data(spec: DataSpec) -> ToyData:
+    """The points of a data spec, generated once per server (cheap, but drawn on every refresh)."""
+    return make_data(spec)
+
+
+def _toggle_play(session: PlaygroundSession, manager: JobManager) -> None:
+    session.playing = not session.playing
+    manager.send(Play(session.job_id) if session.playing else Pause(session.job_id))
+
+
+def _step(session: PlaygroundSession, manager: JobManager) -> None:
+    session.playing = False
+    manager.send(Step(session.job_id))
+
+
+def _reset(session: PlaygroundSession, manager: JobManager) -> None:
+    session.reset(manager)
+
+
+def _metric(label: str, value: float | None, digits: int = 3) -> str:
+    if value is None or not np.isfinite(value):
+        return f"{label} –"
+    return f"{label} **{value:.{digits}f}**"
+
+
+def live_view(session: PlaygroundSession) -> None:
+    """Draw the live part now and every refresh interval."""
+    manager = job_manager()
+    st.fragment(run_every=manager.refresh_interval())(_live)(session)
+
+
+def _live(session: PlaygroundSession) -> None:
+    manager = job_manager()
+    note = session.ensure_job(manager)
+    if note:
+        st.info(note)
+    snap = manager.latest(session.job_id)
+    if snap is not None and snap.diverged and not snap.playing:
+        session.playing = False
+    spec = session.spec
+
+    bar = st.columns([1.1, 0.9, 0.9, 1.6, 4.5], vertical_alignment="center")
+    bar[0].button(
+        "Pause" if session.playing else "Play",
+        key="play",
+        icon=":material/pause:" if session.playing else ":material/play_arrow:",
+        type="primary",
+        on_click=_toggle_play,
+        args=(session, manager),
+        use_container_width=True,
+    )
+    bar[1].button("Step", key="step", icon=":material/skip_next:", on_click=_step, args=(session, manager),
+                  help="Train one epoch", use_container_width=True)
+    bar[2].button("Reset", key="reset", icon=":material/restart_alt:", on_click=_reset, args=(session, manager),
+                  help="Start again from the same initial weights", use_container_width=True)
+    epoch = snap.epoch if snap is not None else 0
+    with bar[3].container(key="epoch"):
+        st.markdown(f"Epoch **{epoch}**")
+    with bar[4]:
+        if snap is not None:
+            parts = [_metric("Train loss", snap.train_loss), _metric("Test loss", snap.test_loss)]
+            if snap.test_acc is not None:
+                parts.append(_metric("Test accuracy", snap.test_acc * 100, 1) + "%")
+            st.markdown(" · ".join(parts))
+
+    error = manager.error(session.job_id)
+    if error:
+        st.error(error)
+    if snap is not None and snap.diverged:
+        st.error(snap.diverged, icon=":material/warning:")
+
+    diagram_col, output_col = st.columns([1.35, 1], gap="medium")
+    with diagram_col:
+        with st.container(key="network-diagram"):
+            if snap is not None and len(snap.nodes) == len(spec.layers) + 2:
+                _draw_network(snap, spec)
+            else:
+                st.caption("Building the network…")
+    with output_col:
+        with st.container(key="boundary-chart"):
+            _draw_boundary(snap, spec)
+        with st.container(key="loss-chart"):
+            if snap is not None:
+                st.plotly_chart(loss_figure(snap.history), key="loss-figure", config=_PLOTLY_CONFIG)
+
+
+def _draw_network(snap: Snapshot, spec: RunSpec) -> None:
+    inputs = [FEATURE_LABELS[f] for f in spec.features]
+    titles = ["inputs"] + [f"{layer.units} · {layer.activation}" for layer in spec.layers] + ["output"]
+    st.html(network_html(snap.nodes, snap.weights, inputs, titles, classify=spec.loss == "bce"))
+
+
+def _draw_boundary(snap: Snapshot | None, spec: RunSpec) -> None:
+    data = cached_data(spec.data)
+    classify = spec.data.problem == "classification"
+    boundary = snap.boundary if snap is not None else np.full((2, 2), 0.5 if classify else 0.0, np.float32)
+    show_test = spec.view.show_test_data
+    fig = boundary_figure(
+        boundary,
+        data.x_train,
+        data.y_train,
+        data.x_test if show_test else None,
+        data.y_test if show_test else None,
+        classify=classify,
+        discretize=spec.view.discretize,
+    )
+    st.plotly_chart(fig, key="boundary-figure", config=_PLOTLY_CONFIG)
