@@ -6,7 +6,7 @@ from playground.spec import RunSpec, validate
 from playground.ui.controls import data_editor, features_editor, layers_editor, training_editor, view_editor
 from playground.ui.live import live_view
 from playground.ui.session import get_session, job_manager
-from playground.ui.share import import_box, share_box, sync_url
+from playground.ui.share import import_box, preset_box, share_box, sync_url
 
 session = get_session()
 manager = job_manager()
@@ -14,11 +14,13 @@ session.ensure_job(manager)
 refill, session.widgets_stale = session.widgets_stale, False
 
 with st.sidebar:
+    preset_box(session, manager)
     st.subheader("Data")
     data = data_editor(session.spec, refill)
     st.subheader("Training")
     loss, train = training_editor(session.spec, data.problem, data.num_train, refill)
 
+st.html("<style>.stMainBlockContainer{padding-top:2rem}</style>")
 st.markdown("#### Neural Network Playground")
 with st.container(key="link-notes"):
     if session.link_notes:

@@ -17,11 +17,12 @@ import numpy as np
 
 from .colors import to_rgb, weight_color
 
-NODE = 34  # node size in px
-COLUMN_GAP = 96  # horizontal distance between layer columns, left edge to left edge
-ROW_GAP = 8
+MAX_NODE = 40  # node size in px, shrunk to fit tall layers
+MIN_NODE = 10
+MAX_COLUMN_GAP = 120  # horizontal distance between layer columns, left edge to left edge
 LABEL_WIDTH = 64  # room for the input features' names
 HEADER = 22
+MAX_LINKS = 1500  # beyond this, only the strongest connections are drawn
 
 
 def png_bytes(rgb: np.ndarray) -> bytes:
@@ -66,28 +67,43 @@ def node_values(layers: list[np.ndarray], classify: bool) -> list[np.ndarray]:
 def network_html(
     layers: list[np.ndarray],
     weights: list[np.ndarray],
+    biases: list[np.ndarray],
     input_labels: list[str],
     layer_titles: list[str],
     classify: bool,
+    width: int = 560,
+    max_height: int = 560,
 ) -> str:
-    """HTML of the diagram: `layers` are (units, g, g) node outputs, inputs first, output last."""
+    """HTML of the diagram: `layers` are (units, g, g) node outputs, inputs first, output last.
+
+    The drawing fits in `width` x `max_height` px: nodes shrink for tall layers, columns close up
+    for deep networks. Hovering a node shows its thumbnail four times larger, and its tooltip its
+    bias and incoming weights.
+    """
     values = node_values(layers, classify)
     tallest = max(len(layer) for layer in layers)
-    height = HEADER + tallest * (NODE + ROW_GAP)
-    width = LABEL_WIDTH + (len(layers) - 1) * COLUMN_GAP + NODE + 8
+    pitch = min(MAX_NODE * 1.25, max(MIN_NODE * 1.2, (max_height - HEADER) / tallest))
+    node = int(pitch / 1.25) if pitch >= MAX_NODE else int(max(MIN_NODE, pitch - 3))
+    gap = min(MAX_COLUMN_GAP, (width - LABEL_WIDTH - node - 8) / max(1, len(layers) - 1))
+    height = int(HEADER + tallest * pitch)
+    width = int(LABEL_WIDTH + (len(layers) - 1) * gap + node + 8)
     positions: list[list[tuple[float, float]]] = []
     for col, layer in enumerate(layers):
-        x = LABEL_WIDTH + col * COLUMN_GAP
-        top = HEADER + (tallest - len(layer)) * (NODE + ROW_GAP) / 2
-        positions.append([(x, top + row * (NODE + ROW_GAP)) for row in range(len(layer))])
+        x = LABEL_WIDTH + col * gap
+        top = HEADER + (tallest - len(layer)) * pitch / 2
+        positions.append([(x, top + row * pitch) for row in range(len(layer))])
 
-    peak = max((float(np.abs(w).max()) for w in weights if w.size), default=1.0) or 1.0
+    magnitudes = np.concatenate([np.abs(w).ravel() for w in weights]) if weights else np.zeros(1)
+    peak = float(magnitudes.max()) or 1.0
+    floor = float(np.partition(magnitudes, -MAX_LINKS)[-MAX_LINKS]) if magnitudes.size > MAX_LINKS else -1.0
     paths = []
     for col, w in enumerate(weights):
         for j, (x1, y1) in enumerate(positions[col + 1]):
             for i, (x0, y0) in enumerate(positions[col]):
                 weight = float(w[j, i])
-                sx, sy, ex, ey = x0 + NODE, y0 + NODE / 2, x1, y1 + NODE / 2
+                if abs(weight) < floor:
+                    continue
+                sx, sy, ex, ey = x0 + node, y0 + node / 2, x1, y1 + node / 2
                 mx = (sx + ex) / 2
                 stroke = 0.5 + 5.5 * min(1.0, abs(weight) / peak)
                 paths.append(
@@ -99,24 +115,24 @@ def network_html(
     for col, layer in enumerate(values):
         for row, (x, y) in enumerate(positions[col]):
             if col == 0:
-                name = input_labels[row]
-            elif col == len(values) - 1:
-                name = "output"
+                name = tooltip = input_labels[row]
             else:
-                name = f"layer {col}, neuron {row + 1}"
+                name = "output" if col == len(values) - 1 else f"layer {col}, neuron {row + 1}"
+                incoming = ", ".join(f"{w:.2f}" for w in weights[col - 1][row][:16])
+                tooltip = f"{name}\nbias {biases[col - 1][row]:.3f}\nweights in: {incoming}"
             nodes.append(
-                f'<div class="nn-node" style="left:{x:.0f}px;top:{y:.0f}px" title="{html.escape(name)}">'
+                f'<div class="nn-node" style="left:{x:.0f}px;top:{y:.0f}px" title="{html.escape(tooltip)}">'
                 f'<img src="{_thumbnail(layer[row])}" alt="{html.escape(name)}"></div>'
             )
         if col == 0:
             for row, (x, y) in enumerate(positions[0]):
                 nodes.append(
-                    f'<div class="nn-label" style="left:0;top:{y + NODE / 2 - 8:.0f}px;width:{LABEL_WIDTH - 6}px">'
+                    f'<div class="nn-label" style="left:0;top:{y + node / 2 - 8:.0f}px;width:{LABEL_WIDTH - 6}px">'
                     f"{html.escape(input_labels[row])}</div>"
                 )
-        title_x = positions[col][0][0] + NODE / 2 - COLUMN_GAP / 2
+        title_x = positions[col][0][0] + node / 2 - gap / 2
         nodes.append(
-            f'<div class="nn-title" style="left:{title_x:.0f}px;width:{COLUMN_GAP}px">{html.escape(layer_titles[col])}</div>'
+            f'<div class="nn-title" style="left:{title_x:.0f}px;width:{gap:.0f}px">{html.escape(layer_titles[col])}</div>'
         )
 
     # Streamlit's HTML sanitizer drops inline <svg>; as an image it is kept.
@@ -126,8 +142,8 @@ def network_html(
         "<style>"
         ".nn-wrap{position:relative;margin:4px auto;font:12px sans-serif;color:#555}"
         ".nn-links{position:absolute;left:0;top:0}"
-        f".nn-node{{position:absolute;width:{NODE}px;height:{NODE}px;border:1px solid #999;"
-        "background:#fff;transition:transform .12s;z-index:1}"
+        f".nn-node{{position:absolute;width:{node}px;height:{node}px;border:1px solid #999;"
+        "background:#fff;z-index:1}"
         ".nn-node img{width:100%;height:100%;display:block;image-rendering:auto}"
         ".nn-node:hover{transform:scale(4);z-index:10;box-shadow:0 2px 10px rgba(0,0,0,.35)}"
         ".nn-label{position:absolute;text-align:right;white-space:nowrap}"

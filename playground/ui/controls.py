@@ -142,11 +142,11 @@ def layers_editor(spec: RunSpec, refill: bool) -> tuple[tuple[LayerSpec, ...], s
 
     layers = []
     if count:
-        columns = st.columns(count)
+        columns = st.columns(MAX_HIDDEN_LAYERS)[:count]  # fixed width per layer, as in the diagram
         for i, column in enumerate(columns):
             _bind(f"units_{i}", 4, False)
             _bind(f"activation_{i}", "tanh", False)
-            units = column.number_input(f"Layer {i + 1} neurons", 1, MAX_UNITS, step=1, key=f"units_{i}")
+            units = column.number_input(f"Layer {i + 1}", 1, MAX_UNITS, step=1, key=f"units_{i}")
             activation = column.selectbox(
                 f"Layer {i + 1} activation", ACTIVATIONS, key=f"activation_{i}", format_func=ACTIVATION_LABELS.get,
                 label_visibility="collapsed",

@@ -114,7 +114,7 @@ def _live(session: PlaygroundSession) -> None:
 def _draw_network(snap: Snapshot, spec: RunSpec) -> None:
     inputs = [FEATURE_LABELS[f] for f in spec.features]
     titles = ["inputs"] + [f"{layer.units} · {layer.activation}" for layer in spec.layers] + ["output"]
-    st.html(network_html(snap.nodes, snap.weights, inputs, titles, classify=spec.loss == "bce"))
+    st.html(network_html(snap.nodes, snap.weights, snap.biases, inputs, titles, classify=spec.loss == "bce"))
 
 
 def _draw_boundary(snap: Snapshot | None, spec: RunSpec) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from ..jobs import JobManager
+from ..presets import PRESETS, preset_spec
 from ..sharelink import encode, to_query
 from ..spec import RunSpec
 from ..tfp_import import import_link
@@ -46,3 +47,21 @@ def _import(session: PlaygroundSession, manager: JobManager) -> None:
     spec, notes = import_link(text)
     session.load(spec, notes or ["Every setting of the link was converted."], manager)
     st.session_state["tfp-import"] = ""
+
+
+def preset_box(session: PlaygroundSession, manager: JobManager) -> None:
+    st.selectbox(
+        "Start from a preset",
+        ["", *PRESETS],
+        key="preset",
+        format_func=lambda name: PRESETS[name][0] if name else "Choose a lesson setup…",
+        on_change=_load_preset,
+        args=(session, manager),
+    )
+
+
+def _load_preset(session: PlaygroundSession, manager: JobManager) -> None:
+    name = st.session_state.get("preset")
+    if name in PRESETS:
+        session.load(preset_spec(name), [], manager)
+    st.session_state["preset"] = ""
