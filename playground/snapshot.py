@@ -42,3 +42,31 @@ class Snapshot:
     spec_version: int = 0
     playing: bool = False
     notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ImageSnapshot:
+    """What an image-training job reports (numpy and numbers only)."""
+
+    epoch: int  # completed epochs
+    step: int  # updates so far
+    steps_per_epoch: int
+    epoch_progress: float  # 0..1 of the current epoch
+    eta_s: float | None  # seconds left in the current epoch at the recent pace
+    finished: bool  # all requested epochs done
+    train_curve: np.ndarray  # (k, 3): step, loss, accuracy (averaged over a few batches)
+    test_curve: np.ndarray  # (m, 4): step, epoch, loss, accuracy
+    confusion: np.ndarray | None  # (10, 10) counts, rows = true digit, at the last test evaluation
+    misclassified: np.ndarray | None  # (j, 3) int: test index, true, predicted
+    misclassified_confidence: np.ndarray | None  # (j,) probability of the wrong prediction
+    filters: np.ndarray | None  # first conv layer's kernels (F, k, k), or None without conv
+    feature_maps: list[np.ndarray]  # per conv layer, (channels <= 16, h, w) for the probe image
+    probe_index: int  # which test image the feature maps show
+    prediction: np.ndarray | None  # (10,) probabilities for the drawn digit, if any
+    drawing_id: int  # which drawing `prediction` belongs to
+    device: str
+    diverged: str | None = None
+    job_id: str = ""
+    seq: int = 0
+    spec_version: int = 0
+    playing: bool = False

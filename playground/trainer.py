@@ -39,18 +39,22 @@ def grid_points(n: int) -> np.ndarray:
     return np.stack([xx.ravel(), yy.ravel()], 1)
 
 
-def make_optimizer(params: list[torch.Tensor], train: TrainSpec) -> torch.optim.Optimizer:
-    """The torch optimizer a training spec names, with its settings."""
+def make_optimizer(params: list[torch.Tensor], train: TrainSpec, l2: float = 0.0) -> torch.optim.Optimizer:
+    """The torch optimizer a training spec names, with its settings.
+
+    `train` is any object with TrainSpec's optimizer fields (the image spec's too). AdamW decays
+    weights by `train.weight_decay` (decoupled); the others add an `l2` penalty's gradient.
+    """
     lr = train.learning_rate
     if train.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=train.momentum, nesterov=train.nesterov)
+        return torch.optim.SGD(params, lr=lr, momentum=train.momentum, nesterov=train.nesterov, weight_decay=l2)
     if train.optimizer == "adam":
-        return torch.optim.Adam(params, lr=lr, betas=(train.beta1, train.beta2))
+        return torch.optim.Adam(params, lr=lr, betas=(train.beta1, train.beta2), weight_decay=l2)
     if train.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=lr, betas=(train.beta1, train.beta2), weight_decay=train.weight_decay)
     if train.optimizer == "rmsprop":
-        return torch.optim.RMSprop(params, lr=lr, momentum=train.momentum)
-    return torch.optim.Adagrad(params, lr=lr)
+        return torch.optim.RMSprop(params, lr=lr, momentum=train.momentum, weight_decay=l2)
+    return torch.optim.Adagrad(params, lr=lr, weight_decay=l2)
 
 
 def _optimizer_settings(train: TrainSpec) -> dict:

@@ -1,0 +1,297 @@
+"""Training an image model on MNIST: the canonical loop, with live bookkeeping for the page.
+
+The loop is pytorch/examples' mnist idiom (zero_grad, forward, cross-entropy, backward, step).
+Batch order, initial weights and dropout masks come from one generator seeded by the spec, so a
+link reproduces its numbers. The data tensors are built once per process and shared, read-only,
+by every job in it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from functools import lru_cache
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..data.mnist import Mnist, cached_full, shipped
+from ..model import ACTIVATION_MODULES
+from ..snapshot import ImageSnapshot
+from ..trainer import make_optimizer
+from .model import build_image_model
+from .spec import ImageSpec, ImageTrainSpec
+
+MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics, as in pytorch/examples
+LOG_EVERY = 20  # batches per point of the live training curve
+MAX_MISTAKES = 24
+MAX_MAPS = 16  # feature maps shown per conv layer
+EVAL_BATCH = 1000
+_ACTIVATION_TYPES = tuple(ACTIVATION_MODULES.values())
+
+DIVERGED_MESSAGE = (
+    "Training stopped in epoch {epoch}: the loss became {what}. The network is back to where it "
+    "was at the end of the last good epoch. Try a lower learning rate (now {lr:g}), then press play."
+)
+
+
+@lru_cache(maxsize=2)
+def load_mnist(source: str) -> Mnist:
+    """MNIST for a spec's data source, once per process: the full set if downloaded, else the subset."""
+    if source == "full":
+        full = cached_full()
+        if full is not None:
+            return full
+    return shipped()
+
+
+def normalize(images: np.ndarray) -> torch.Tensor:
+    """uint8 (N, 28, 28) -> float32 (N, 1, 28, 28), standardised."""
+    return ((torch.from_numpy(np.asarray(images, dtype=np.float32)) / 255.0 - MEAN) / STD).unsqueeze(1)
+
+
+@lru_cache(maxsize=4)
+def _tensors(source: str, device: str) -> tuple[torch.Tensor, ...]:
+    data = load_mnist(source)
+    return (
+        normalize(data.train_images).to(device),
+        torch.from_numpy(data.train_labels.astype(np.int64)).to(device),
+        normalize(data.test_images).to(device),
+        torch.from_numpy(data.test_labels.astype(np.int64)).to(device),
+    )
+
+
+def default_device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+class ImageTrainer:
+    """Trains an (architecture-checked) ImageSpec on MNIST, one batch per step."""
+
+    def __init__(self, spec: ImageSpec, device: str | None = None):
+        self.spec = spec
+        self.device = device or default_device()
+        self.x_train, self.y_train, self.x_test, self.y_test = _tensors(spec.data, self.device)
+        self.source = load_mnist(spec.data).source
+        self.generator = torch.Generator().manual_seed(spec.seed)
+        self.model = build_image_model(spec, self.generator).to(self.device)
+        self.optimizer = self._make_optimizer(spec.train)
+        self.epoch = 0
+        self.step_count = 0
+        self._order: torch.Tensor | None = None
+        self._position = 0
+        self.diverged: str | None = None
+        self._train_points: list[tuple[float, float, float]] = []
+        self._test_points: list[tuple[float, float, float, float]] = []
+        self._running = [0.0, 0, 0]  # loss sum, correct, seen since the last curve point
+        self._step_seconds: float | None = None
+        self._last_step_end = 0.0
+        self.confusion: np.ndarray | None = None
+        self.mistakes = np.zeros((0, 3), np.int64)
+        self.mistake_confidence = np.zeros(0, np.float32)
+        self.probe_index = 0
+        self.drawing: np.ndarray | None = None
+        self.drawing_id = 0
+        self._evaluate_test()
+        self._good_state = self._state()
+
+    # ---- set-up -----------------------------------------------------------------------------
+
+    def _make_optimizer(self, train: ImageTrainSpec) -> torch.optim.Optimizer:
+        return make_optimizer(list(self.model.parameters()), train, l2=train.weight_decay)
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.x_train) / self.spec.train.batch_size)
+
+    @property
+    def finished(self) -> bool:
+        return self.epoch >= self.spec.train.epochs
+
+    def _lr_factor(self) -> float:
+        train = self.spec.train
+        if train.schedule == "step":  # x0.1 after each third of the run
+            return 0.1 ** (self.epoch // max(1, math.ceil(train.epochs / 3)))
+        if train.schedule == "cosine":
+            total = train.epochs * self.steps_per_epoch
+            return 0.5 * (1 + math.cos(math.pi * min(self.step_count, total) / total))
+        return 1.0
+
+    def _state(self) -> tuple[dict, dict]:
+        return copy.deepcopy(self.model.state_dict()), copy.deepcopy(self.optimizer.state_dict())
+
+    # ---- training ---------------------------------------------------------------------------
+
+    def step(self, n: int = 1) -> int:
+        """Up to n batch updates (stopping at divergence or after the last epoch)."""
+        done = 0
+        self.model.train()
+        batch = self.spec.train.batch_size
+        while done < n and self.diverged is None and not self.finished:
+            started = time.perf_counter()
+            if self._order is None or self._position >= len(self._order):
+                self._order = torch.randperm(len(self.x_train), generator=self.generator).to(self.device)
+                self._position = 0
+            index = self._order[self._position : self._position + batch]
+            self._position += len(index)
+            x, y = self.x_train[index], self.y_train[index]
+            lr = self.spec.train.learning_rate * self._lr_factor()
+            for group in self.optimizer.param_groups:
+                group["lr"] = lr
+            self.optimizer.zero_grad(set_to_none=True)
+            out = self.model(x)
+            loss = F.cross_entropy(out, y)
+            loss.backward()
+            self.optimizer.step()
+            loss_value = loss.item()
+            self.step_count += 1
+            done += 1
+            if not math.isfinite(loss_value):
+                self._diverge("infinite" if math.isinf(loss_value) else "NaN (not a number)")
+                break
+            running = self._running
+            running[0] += loss_value * len(index)
+            running[1] += int((out.argmax(1) == y).sum())
+            running[2] += len(index)
+            if self.step_count % LOG_EVERY == 0:
+                self._train_points.append((self.step_count, running[0] / running[2], running[1] / running[2]))
+                self._running = [0.0, 0, 0]
+            if self._position >= len(self._order):
+                self.epoch += 1
+                self._evaluate_test()
+                self._good_state = self._state()
+            ended = time.perf_counter()
+            if ended - self._last_step_end < 1.0:  # ignore pauses: only back-to-back steps count
+                took = ended - started
+                self._step_seconds = took if self._step_seconds is None else 0.9 * self._step_seconds + 0.1 * took
+            self._last_step_end = ended
+        return done
+
+    def run_epochs(self, n: int = 1) -> None:
+        target = self.epoch + n
+        while self.epoch < target and self.diverged is None and not self.finished:
+            self.step(self.steps_per_epoch)
+
+    def _diverge(self, what: str) -> None:
+        self.diverged = DIVERGED_MESSAGE.format(epoch=self.epoch + 1, what=what, lr=self.spec.train.learning_rate)
+        model_state, optimizer_state = self._good_state
+        self.model.load_state_dict(model_state)
+        self.optimizer.load_state_dict(optimizer_state)
+        self._order, self._running = None, [0.0, 0, 0]
+
+    def resume_after_divergence(self) -> None:
+        self.diverged = None
+
+    def apply(self, train: ImageTrainSpec) -> None:
+        """New live settings (learning rate, optimizer, batch size, epochs...) from the next batch on."""
+        old = self.spec.train
+        self.spec = ImageSpec(self.spec.layers, train, self.spec.data, self.spec.seed)
+        if (train.optimizer, train.weight_decay) != (old.optimizer, old.weight_decay):
+            self.optimizer = self._make_optimizer(train)
+        else:
+            for group in self.optimizer.param_groups:
+                if "momentum" in group:
+                    group["momentum"] = train.momentum
+                if "nesterov" in group:
+                    group["nesterov"] = train.nesterov
+                if "betas" in group:
+                    group["betas"] = (train.beta1, train.beta2)
+        self.diverged = None
+
+    # ---- evaluation and views --------------------------------------------------------------
+
+    @torch.inference_mode()
+    def _evaluate_test(self) -> None:
+        self.model.eval()
+        loss_sum, predictions, confidences = 0.0, [], []
+        for start in range(0, len(self.x_test), EVAL_BATCH):
+            out = self.model(self.x_test[start : start + EVAL_BATCH])
+            loss_sum += float(F.cross_entropy(out, self.y_test[start : start + EVAL_BATCH], reduction="sum"))
+            probabilities = out.softmax(1)
+            confidence, predicted = probabilities.max(1)
+            predictions.append(predicted.cpu())
+            confidences.append(confidence.cpu())
+        self.model.train()
+        predicted = torch.cat(predictions).numpy()
+        confidence = torch.cat(confidences).numpy()
+        truth = self.y_test.cpu().numpy()
+        self.confusion = np.bincount(truth * 10 + predicted, minlength=100).reshape(10, 10)
+        wrong = np.flatnonzero(predicted != truth)
+        worst = wrong[np.argsort(-confidence[wrong], kind="stable")][:MAX_MISTAKES]
+        self.mistakes = np.stack([worst, truth[worst], predicted[worst]], 1).astype(np.int64)
+        self.mistake_confidence = confidence[worst].astype(np.float32)
+        accuracy = float((predicted == truth).mean())
+        loss = loss_sum / len(self.x_test)
+        self._test_points.append((self.step_count, self.epoch, loss, accuracy))
+
+    @property
+    def test_loss(self) -> float:
+        return self._test_points[-1][2]
+
+    @property
+    def test_accuracy(self) -> float:
+        return self._test_points[-1][3]
+
+    @torch.inference_mode()
+    def _feature_maps(self) -> list[np.ndarray]:
+        self.model.eval()
+        maps, x = [], self.x_test[self.probe_index : self.probe_index + 1]
+        modules = list(self.model)
+        for i, module in enumerate(modules):
+            x = module(x)
+            next_is_activation = i + 1 < len(modules) and isinstance(modules[i + 1], _ACTIVATION_TYPES)
+            conv_block_ends = (isinstance(module, nn.Conv2d) and not next_is_activation) or (
+                i > 0 and isinstance(modules[i - 1], nn.Conv2d) and isinstance(module, _ACTIVATION_TYPES)
+            )
+            if conv_block_ends:
+                maps.append(x[0, :MAX_MAPS].float().cpu().numpy().copy())
+        self.model.train()
+        return maps
+
+    @torch.inference_mode()
+    def _predict_drawing(self) -> np.ndarray | None:
+        if self.drawing is None:
+            return None
+        self.model.eval()
+        x = normalize(self.drawing[None] * 255.0).to(self.device)
+        probabilities = self.model(x).softmax(1)[0].float().cpu().numpy()
+        self.model.train()
+        return probabilities
+
+    def probe(self, test_index: int | None = None, drawing: np.ndarray | None = None, drawing_id: int = 0) -> None:
+        """Choose the test image whose feature maps are shown, and/or a drawn digit to classify."""
+        if test_index is not None:
+            self.probe_index = int(np.clip(test_index, 0, len(self.x_test) - 1))
+        if drawing is not None:
+            self.drawing = np.clip(np.asarray(drawing, np.float32).reshape(28, 28), 0, 1)
+            self.drawing_id = drawing_id
+
+    def snapshot(self, share: int = 1) -> ImageSnapshot:
+        """The live state; `share` = jobs sharing this CPU, for the time estimate."""
+        first_conv = next((m for m in self.model if isinstance(m, nn.Conv2d)), None)
+        filters = first_conv.weight.detach()[:, 0].float().cpu().numpy().copy() if first_conv is not None else None
+        left = self.steps_per_epoch - math.ceil(self._position / self.spec.train.batch_size) if self._order is not None else self.steps_per_epoch
+        eta = left * self._step_seconds * share if self._step_seconds is not None and not self.finished else None
+        return ImageSnapshot(
+            epoch=self.epoch,
+            step=self.step_count,
+            steps_per_epoch=self.steps_per_epoch,
+            epoch_progress=0.0 if self._order is None else self._position / len(self._order) % 1.0,
+            eta_s=eta,
+            finished=self.finished,
+            train_curve=np.asarray(self._train_points, np.float64).reshape(-1, 3),
+            test_curve=np.asarray(self._test_points, np.float64).reshape(-1, 4),
+            confusion=self.confusion,
+            misclassified=self.mistakes,
+            misclassified_confidence=self.mistake_confidence,
+            filters=filters,
+            feature_maps=self._feature_maps(),
+            probe_index=self.probe_index,
+            prediction=self._predict_drawing(),
+            drawing_id=self.drawing_id,
+            device=self.device,
+            diverged=self.diverged,
+        )
