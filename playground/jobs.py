@@ -21,9 +21,12 @@ import threading
 import time
 import types
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from .snapshot import Snapshot
+import numpy as np
+
+from .images.spec import ImageSpec, ImageTrainSpec
+from .snapshot import ImageSnapshot, Snapshot
 from .spec import RunSpec, TrainSpec
 
 SLICE_S = 0.02  # a playing job trains this long before the worker looks at its queue again
@@ -39,7 +42,7 @@ class Reset:
     """Create the job, or replace its network: build everything afresh from the spec."""
 
     job_id: str
-    spec: RunSpec
+    spec: RunSpec | ImageSpec
     version: int
 
 
@@ -66,8 +69,18 @@ class Update:
     """Change live hyper-parameters; the network keeps its weights."""
 
     job_id: str
-    train: TrainSpec
+    train: TrainSpec | ImageTrainSpec
     version: int
+
+
+@dataclass(frozen=True)
+class Probe:
+    """Images: show the feature maps of a test image and/or classify a drawn digit (28x28, 0..1)."""
+
+    job_id: str
+    test_index: int | None = None
+    drawing: np.ndarray | None = None
+    drawing_id: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,7 +93,7 @@ class _Shutdown:
     job_id: str = ""
 
 
-Command = Reset | Play | Pause | Step | Update | Close
+Command = Reset | Play | Pause | Step | Update | Probe | Close
 
 
 def publish_interval(playing_jobs: int) -> float:
@@ -101,12 +114,15 @@ class _Job:
     trainer: object
     version: int
     playing: bool = False
-    epochs_left: int = 0  # for Step
+    step_target: int | None = None  # for Step: train until this epoch, then stop
     seq: int = 0
     published: float = 0.0
     dirty: bool = True
     chunk: int = 1
-    notes: list[str] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        return self.playing or self.step_target is not None
 
 
 def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
@@ -114,9 +130,13 @@ def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
 
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
+    from .images.trainer import ImageTrainer
     from .trainer import Trainer
 
     jobs: dict[str, _Job] = {}
+
+    def make_trainer(spec):
+        return ImageTrainer(spec) if isinstance(spec, ImageSpec) else Trainer(spec)
 
     def handle(cmd) -> bool:
         job = jobs.get(cmd.job_id)
@@ -124,8 +144,8 @@ def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
             return False
         if isinstance(cmd, Reset):
             try:
-                trainer = Trainer(cmd.spec)
-            except Exception as error:  # a spec that passed validation should always build
+                trainer = make_trainer(cmd.spec)
+            except Exception as error:  # a checked spec should always build; say so if not
                 results.put(("error", cmd.job_id, f"Could not build this network: {error}"))
                 return True
             jobs[cmd.job_id] = _Job(trainer, cmd.version)
@@ -133,15 +153,17 @@ def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
             return True
         elif isinstance(cmd, Play):
             job.trainer.resume_after_divergence()
-            job.playing, job.epochs_left = True, 0
+            job.playing, job.step_target = True, None
         elif isinstance(cmd, Pause):
-            job.playing, job.epochs_left = False, 0
+            job.playing, job.step_target = False, None
         elif isinstance(cmd, Step):
             job.trainer.resume_after_divergence()
-            job.playing, job.epochs_left = False, max(1, cmd.epochs)
+            job.playing, job.step_target = False, job.trainer.epoch + max(1, cmd.epochs)
         elif isinstance(cmd, Update):
             job.trainer.apply(cmd.train)
             job.version = cmd.version
+        elif isinstance(cmd, Probe):
+            job.trainer.probe(cmd.test_index, cmd.drawing, cmd.drawing_id)
         elif isinstance(cmd, Close):
             del jobs[cmd.job_id]
             results.put(("closed", cmd.job_id, None))
@@ -150,11 +172,12 @@ def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
             jobs[cmd.job_id].dirty = True
         return True
 
-    def publish(job_id: str, job: _Job) -> None:
-        snap: Snapshot = job.trainer.snapshot()
+    def publish(job_id: str, job: _Job, share: int) -> None:
+        trainer = job.trainer
+        snap: Snapshot | ImageSnapshot = trainer.snapshot(share) if isinstance(trainer, ImageTrainer) else trainer.snapshot()
         job.seq += 1
         snap.job_id, snap.seq, snap.spec_version = job_id, job.seq, job.version
-        snap.playing = job.playing or job.epochs_left > 0
+        snap.playing = job.busy
         results.put(("snapshot", job_id, snap))
         job.published, job.dirty = time.monotonic(), False
 
@@ -162,24 +185,23 @@ def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
         trainer = job.trainer
         end = time.monotonic() + SLICE_S
         while time.monotonic() < end:
-            if job.epochs_left > 0:
-                trainer.run_epochs(1)
-                job.epochs_left = 0 if trainer.diverged else job.epochs_left - 1
-                job.dirty = True
-                if job.epochs_left == 0:
+            chunk = job.chunk
+            if job.step_target is not None:  # a Step stops exactly at its epoch's end
+                if trainer.epoch >= job.step_target:
+                    job.step_target, job.dirty = None, True
                     return
-                continue
+                chunk = min(chunk, trainer.steps_left_in_epoch)
             t0 = time.perf_counter()
-            trainer.step(job.chunk)
+            trainer.step(chunk)
             took = time.perf_counter() - t0
             job.chunk = max(1, min(10_000, int(job.chunk * (CHUNK_S / took if took > 0 else 2))))
-            if trainer.diverged is not None:
-                job.playing, job.dirty = False, True
+            if trainer.diverged is not None or getattr(trainer, "finished", False):
+                job.playing, job.step_target, job.dirty = False, None, True
                 return
 
     running = True
     while running:
-        busy = any(j.playing or j.epochs_left > 0 for j in jobs.values())
+        busy = any(j.busy for j in jobs.values())
         try:
             cmd = commands.get(block=not busy)
             while True:
@@ -189,14 +211,14 @@ def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
             pass
         if not running:
             break
-        active = [(k, j) for k, j in jobs.items() if j.playing or j.epochs_left > 0]
+        active = [(k, j) for k, j in jobs.items() if j.busy]
         for _, job in active:
             train_slice(job)
         interval = publish_interval(len(active))
         now = time.monotonic()
         for job_id, job in jobs.items():
-            if job.dirty or ((job.playing or job.epochs_left > 0) and now - job.published >= interval):
-                publish(job_id, job)
+            if job.dirty or (job.busy and now - job.published >= interval):
+                publish(job_id, job, max(1, len(active)))
 
 
 # ---- the server side ----------------------------------------------------------------------------

@@ -194,6 +194,10 @@ class Trainer:
         return done
 
     @property
+    def steps_left_in_epoch(self) -> int:
+        return len(self._batches) or self.steps_per_epoch
+
+    @property
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.x_train) / self.spec.train.batch_size)
 
@@ -201,7 +205,7 @@ class Trainer:
         """Train until n more epochs are complete (or training diverges)."""
         target = self.epoch + n
         while self.epoch < target and self.diverged is None:
-            self.step(len(self._batches) or self.steps_per_epoch)
+            self.step(self.steps_left_in_epoch)
 
     def _end_epoch(self) -> None:
         metrics = self._record()

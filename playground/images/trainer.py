@@ -108,6 +108,12 @@ class ImageTrainer:
         return math.ceil(len(self.x_train) / self.spec.train.batch_size)
 
     @property
+    def steps_left_in_epoch(self) -> int:
+        if self._order is None or self._position >= len(self._order):
+            return self.steps_per_epoch
+        return math.ceil((len(self._order) - self._position) / self.spec.train.batch_size)
+
+    @property
     def finished(self) -> bool:
         return self.epoch >= self.spec.train.epochs
 
@@ -173,7 +179,7 @@ class ImageTrainer:
     def run_epochs(self, n: int = 1) -> None:
         target = self.epoch + n
         while self.epoch < target and self.diverged is None and not self.finished:
-            self.step(self.steps_per_epoch)
+            self.step(self.steps_left_in_epoch)
 
     def _diverge(self, what: str) -> None:
         self.diverged = DIVERGED_MESSAGE.format(epoch=self.epoch + 1, what=what, lr=self.spec.train.learning_rate)
@@ -273,8 +279,7 @@ class ImageTrainer:
         """The live state; `share` = jobs sharing this CPU, for the time estimate."""
         first_conv = next((m for m in self.model if isinstance(m, nn.Conv2d)), None)
         filters = first_conv.weight.detach()[:, 0].float().cpu().numpy().copy() if first_conv is not None else None
-        left = self.steps_per_epoch - math.ceil(self._position / self.spec.train.batch_size) if self._order is not None else self.steps_per_epoch
-        eta = left * self._step_seconds * share if self._step_seconds is not None and not self.finished else None
+        eta = self.steps_left_in_epoch * self._step_seconds * share if self._step_seconds is not None and not self.finished else None
         return ImageSnapshot(
             epoch=self.epoch,
             step=self.step_count,
