@@ -1,7 +1,8 @@
 """Headless runs: `python -m playground train LINK --epochs N` and `python -m playground presets`.
 
-`train` builds exactly what the page builds for the link and prints one line per epoch with the
-numbers the page shows, so a teacher can check a lesson and tests can check reproducibility.
+`train` builds exactly what the page builds for the link (2-D or Images) and prints one line per
+epoch with the numbers the page shows, so a teacher can check a lesson and tests can check
+reproducibility.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ import argparse
 import math
 import sys
 
+from .images.spec import ImageSpec, summarize
+
+from .images.presets import IMAGE_PRESETS, image_preset
 from .presets import PRESETS, preset_spec
-from .sharelink import decode, parse_link, to_query
+from .sharelink import decode, decode_image, image_query, is_image_link, parse_link, to_query
 from .tfp_import import import_link
 
 
 def _spec_from_link(link: str):
     if "playground.tensorflow.org" in link:
         return import_link(link)
-    return decode(parse_link(link))
+    params = parse_link(link)
+    return decode_image(params) if is_image_link(params) else decode(params)
 
 
 def _fmt(value: float) -> str:
@@ -34,6 +39,8 @@ def train(link: str, epochs: int) -> int:
     spec, notes = _spec_from_link(link)
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
+    if isinstance(spec, ImageSpec):
+        return train_images(spec, epochs)
     trainer = Trainer(spec)
     classify = spec.loss == "bce"
     header = "epoch train_loss test_loss" + (" test_acc" if classify else "")
@@ -51,9 +58,35 @@ def train(link: str, epochs: int) -> int:
     return 0
 
 
+def train_images(spec: ImageSpec, epochs: int) -> int:
+    from .images.trainer import ImageTrainer
+
+    problems = summarize(spec).problems
+    if problems:
+        for index, message in problems:
+            print(f"layer {index + 1}: {message}", file=sys.stderr)
+        return 2
+    trainer = ImageTrainer(spec)
+    print(f"data: {trainer.source}, device: {trainer.device}", file=sys.stderr)
+    print("epoch train_loss test_loss test_acc")
+    for _ in range(min(epochs, spec.train.epochs)):
+        trainer.run_epochs(1)
+        if trainer.diverged:
+            print(trainer.diverged, file=sys.stderr)
+            return 2
+        print(f"{trainer.epoch} {_fmt(trainer.epoch_train_losses[-1])} {_fmt(trainer.test_loss)} "
+              f"{_fmt(trainer.test_accuracy)}", flush=True)
+    return 0
+
+
 def presets(base: str) -> int:
+    base = base.rstrip("/")
+    print("2-D playground:")
     for name, (description, _) in PRESETS.items():
-        print(f"{name}: {description}\n  {base}?{to_query(preset_spec(name))}")
+        print(f"{name}: {description}\n  {base}/?{to_query(preset_spec(name))}")
+    print("Images:")
+    for name, (description, _) in IMAGE_PRESETS.items():
+        print(f"{name}: {description}\n  {base}/images?{image_query(image_preset(name))}")
     return 0
 
 
@@ -62,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("train", help="train a share link's network headless, one line per epoch")
     run.add_argument("link", help="a share link, its query string, or a TensorFlow Playground link")
-    run.add_argument("--epochs", type=int, default=10)
+    run.add_argument("--epochs", type=int, default=10, help="at most the link's own epochs for image links")
     listing = sub.add_parser("presets", help="list the presets with their share links")
     listing.add_argument("--base", default="http://localhost:8501/", help="the app's address")
     args = parser.parse_args(argv)

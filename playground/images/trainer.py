@@ -87,6 +87,8 @@ class ImageTrainer:
         self._train_points: list[tuple[float, float, float]] = []
         self._test_points: list[tuple[float, float, float, float]] = []
         self._running = [0.0, 0, 0]  # loss sum, correct, seen since the last curve point
+        self._epoch_loss = [0.0, 0]  # loss sum, seen in the current epoch
+        self.epoch_train_losses: list[float] = []  # mean training loss of each finished epoch
         self._step_seconds: float | None = None
         self._last_step_end = 0.0
         self.confusion: np.ndarray | None = None
@@ -162,11 +164,15 @@ class ImageTrainer:
             running[0] += loss_value * len(index)
             running[1] += int((out.argmax(1) == y).sum())
             running[2] += len(index)
+            self._epoch_loss[0] += loss_value * len(index)
+            self._epoch_loss[1] += len(index)
             if self.step_count % LOG_EVERY == 0:
                 self._train_points.append((self.step_count, running[0] / running[2], running[1] / running[2]))
                 self._running = [0.0, 0, 0]
             if self._position >= len(self._order):
                 self.epoch += 1
+                self.epoch_train_losses.append(self._epoch_loss[0] / self._epoch_loss[1])
+                self._epoch_loss = [0.0, 0]
                 self._evaluate_test()
                 self._good_state = self._state()
             ended = time.perf_counter()
@@ -186,7 +192,7 @@ class ImageTrainer:
         model_state, optimizer_state = self._good_state
         self.model.load_state_dict(model_state)
         self.optimizer.load_state_dict(optimizer_state)
-        self._order, self._running = None, [0.0, 0, 0]
+        self._order, self._running, self._epoch_loss = None, [0.0, 0, 0], [0.0, 0]
 
     def resume_after_divergence(self) -> None:
         self.diverged = None
