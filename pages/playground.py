@@ -2,13 +2,14 @@
 
 import streamlit as st
 
+from playground.sharelink import decode
 from playground.spec import RunSpec, validate
 from playground.ui.controls import data_editor, features_editor, layers_editor, training_editor, view_editor
 from playground.ui.live import live_view
 from playground.ui.session import get_session, job_manager
 from playground.ui.share import import_box, preset_box, share_box, sync_url
 
-session = get_session()
+session = get_session("playground_session", decode)
 manager = job_manager()
 session.ensure_job(manager)
 refill, session.widgets_stale = session.widgets_stale, False

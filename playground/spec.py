@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field, replace
+from typing import ClassVar
 
 # ---- choices -------------------------------------------------------------------------------
 
@@ -98,6 +99,8 @@ class RunSpec:
     loss: str = "bce"
     train: TrainSpec = field(default_factory=TrainSpec)
     view: ViewSpec = field(default_factory=ViewSpec)
+
+    STRUCTURE_NAMES: ClassVar = ("data", "input features", "network architecture", "weight initialisation", "loss")
 
     def structure(self) -> tuple:
         """What defines the network and its data: a change here means a fresh network."""

@@ -16,6 +16,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -236,3 +237,13 @@ def cached_full() -> Mnist | None:
     if all((folder / f).exists() and _verified(folder / f, sha) for f, sha, _, _ in FILES.values()):
         return load_folder(folder, source="full MNIST (60,000 training / 10,000 test images)")
     return None
+
+
+@lru_cache(maxsize=2)
+def load_mnist(source: str) -> Mnist:
+    """MNIST for a spec's data source, once per process: the full set if downloaded, else the subset."""
+    if source == "full":
+        full = cached_full()
+        if full is not None:
+            return full
+    return shipped()

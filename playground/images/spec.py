@@ -9,7 +9,8 @@ never changed by it, so the person can fix what they built.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import ClassVar
 
 from ..spec import ACTIVATIONS, OPTIMIZERS
 
@@ -106,6 +107,8 @@ class ImageSpec:
     train: ImageTrainSpec = field(default_factory=ImageTrainSpec)
     data: str = "subset"
     seed: int = 0
+
+    STRUCTURE_NAMES: ClassVar = ("layers", "data", "seed")
 
     def structure(self) -> tuple:
         return (self.layers, self.data, self.seed)
@@ -263,7 +266,3 @@ def summarize(spec: ImageSpec, train_size: int = 60_000) -> Summary:
     memory = total * 4 * (2 + optimizer_copies) + activations
     flops = sum(r.flops for r in rows) * 3 * train_size  # forward + backward
     return Summary(rows, total, problems, memory / 2**20, flops / CPU_FLOPS)
-
-
-def with_layer(spec: ImageSpec, layers: tuple[ImageLayer, ...]) -> ImageSpec:
-    return replace(spec, layers=layers)

@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.mnist import Mnist, cached_full, shipped
+from ..data.mnist import load_mnist
 from ..model import ACTIVATION_MODULES
 from ..snapshot import ImageSnapshot
 from ..trainer import make_optimizer
@@ -36,16 +36,6 @@ DIVERGED_MESSAGE = (
     "Training stopped in epoch {epoch}: the loss became {what}. The network is back to where it "
     "was at the end of the last good epoch. Try a lower learning rate (now {lr:g}), then press play."
 )
-
-
-@lru_cache(maxsize=2)
-def load_mnist(source: str) -> Mnist:
-    """MNIST for a spec's data source, once per process: the full set if downloaded, else the subset."""
-    if source == "full":
-        full = cached_full()
-        if full is not None:
-            return full
-    return shipped()
 
 
 def normalize(images: np.ndarray) -> torch.Tensor:

@@ -173,31 +173,53 @@ def _set_all_activations() -> None:
     st.session_state["activation_all"] = "—"
 
 
+def optimizer_editor(train, refill: bool, prefix: str = "") -> dict:
+    """Optimizer, learning rate and the optimizer's own settings (shared by both pages).
+
+    `train` is a TrainSpec or ImageTrainSpec; returns the fields for a new one. `prefix` keeps
+    the pages' widget keys apart.
+    """
+    k = prefix.__add__
+    for name in ("optimizer", "learning_rate", "momentum", "nesterov", "beta1", "beta2"):
+        _bind(k(name), getattr(train, name), refill)
+    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key=k("optimizer"), format_func=OPTIMIZER_LABELS.get)
+    learning_rate = st.select_slider("Learning rate", _steps(LEARNING_RATES, st.session_state[k("learning_rate")]),
+                                     key=k("learning_rate"), format_func=lambda v: f"{v:g}")
+    fields = dict(optimizer=optimizer, learning_rate=float(learning_rate), momentum=train.momentum,
+                  nesterov=train.nesterov, beta1=train.beta1, beta2=train.beta2)
+    if optimizer in ("sgd", "rmsprop"):
+        fields["momentum"] = float(st.slider("Momentum", 0.0, 0.99, step=0.01, key=k("momentum")))
+    if optimizer == "sgd":
+        nesterov = st.checkbox("Nesterov momentum", key=k("nesterov"), disabled=fields["momentum"] == 0)
+        fields["nesterov"] = bool(nesterov) and fields["momentum"] > 0
+    else:
+        fields["nesterov"] = False
+    if optimizer in ("adam", "adamw"):
+        left, right = st.columns(2)
+        fields["beta1"] = float(left.number_input("β₁", 0.0, 0.9999, step=0.01, format="%.4f", key=k("beta1")))
+        fields["beta2"] = float(right.number_input("β₂", 0.0, 0.9999, step=0.001, format="%.4f", key=k("beta2")))
+    return fields
+
+
+def weight_decay_editor(value: float, refill: bool, key: str, label: str = "Weight decay") -> float:
+    _bind(key, value, refill)
+    return float(st.number_input(label, 0.0, 1.0, step=0.0001, format="%.4f", key=key))
+
+
 def training_editor(spec: RunSpec, problem: str, num_train: int, refill: bool) -> tuple[str, TrainSpec]:
     """Loss, optimizer and its settings, learning rate, batch size, regularization."""
     t = spec.train
     losses = CLASSIFY_LOSSES if problem == "classification" else REGRESS_LOSSES
     _bind("loss", spec.loss if spec.loss in losses else losses[0], refill or st.session_state.get("loss") not in losses)
-    for key in ("optimizer", "learning_rate", "momentum", "nesterov", "beta1", "beta2", "weight_decay",
-                "regularization", "regularization_rate"):
+    for key in ("regularization", "regularization_rate"):
         _bind(key, getattr(t, key), refill)
     _bind("batch_size", min(t.batch_size, num_train), refill or st.session_state.get("batch_size", 1) > num_train)
 
     loss = st.selectbox("Loss", losses, key="loss", format_func=LOSS_LABELS.get)
-    optimizer = st.selectbox("Optimizer", OPTIMIZERS, key="optimizer", format_func=OPTIMIZER_LABELS.get)
-    learning_rate = st.select_slider("Learning rate", _steps(LEARNING_RATES, st.session_state["learning_rate"]),
-                                     key="learning_rate", format_func=lambda v: f"{v:g}")
-    momentum, nesterov, beta1, beta2, weight_decay = t.momentum, t.nesterov, t.beta1, t.beta2, t.weight_decay
-    if optimizer in ("sgd", "rmsprop"):
-        momentum = st.slider("Momentum", 0.0, 0.99, step=0.01, key="momentum")
-    if optimizer == "sgd":
-        nesterov = st.checkbox("Nesterov momentum", key="nesterov", disabled=momentum == 0)
-    if optimizer in ("adam", "adamw"):
-        left, right = st.columns(2)
-        beta1 = left.number_input("β₁", 0.0, 0.9999, step=0.01, format="%.4f", key="beta1")
-        beta2 = right.number_input("β₂", 0.0, 0.9999, step=0.001, format="%.4f", key="beta2")
-    if optimizer == "adamw":
-        weight_decay = st.number_input("Weight decay", 0.0, 1.0, step=0.001, format="%.4f", key="weight_decay")
+    fields = optimizer_editor(t, refill)
+    weight_decay = t.weight_decay
+    if fields["optimizer"] == "adamw":
+        weight_decay = weight_decay_editor(t.weight_decay, refill, "weight_decay")
     batch_size = st.slider("Batch size", 1, num_train, key="batch_size", help=f"{num_train} = the full training set")
     regularization = st.selectbox("Regularization", REGULARIZATIONS, key="regularization")
     regularization_rate = st.select_slider(
@@ -205,14 +227,9 @@ def training_editor(spec: RunSpec, problem: str, num_train: int, refill: bool) -
         format_func=lambda v: f"{v:g}", disabled=regularization == "none",
     )
     train = TrainSpec(
-        learning_rate=float(learning_rate),
+        **fields,
         batch_size=int(batch_size),
-        optimizer=optimizer,
-        momentum=float(momentum),
-        nesterov=bool(nesterov) and momentum > 0 and optimizer == "sgd",
-        beta1=float(beta1),
-        beta2=float(beta2),
-        weight_decay=float(weight_decay),
+        weight_decay=weight_decay,
         regularization=regularization,
         regularization_rate=float(regularization_rate),
     )

@@ -15,11 +15,11 @@ import streamlit as st
 from ..data.features import FEATURE_LABELS
 from ..data.toy import ToyData, make_data
 from ..figures import boundary_figure, loss_figure
-from ..jobs import JobManager, Pause, Play, Step
 from ..netdiagram import network_html
 from ..snapshot import Snapshot
 from ..spec import DataSpec, RunSpec
-from .session import PlaygroundSession, job_manager
+from .session import PageSession, job_manager
+from .transport import transport_bar
 
 _PLOTLY_CONFIG = {"displayModeBar": False}
 
@@ -30,60 +30,28 @@ def cached_data(spec: DataSpec) -> ToyData:
     return make_data(spec)
 
 
-def _toggle_play(session: PlaygroundSession, manager: JobManager) -> None:
-    session.playing = not session.playing
-    manager.send(Play(session.job_id) if session.playing else Pause(session.job_id))
-
-
-def _step(session: PlaygroundSession, manager: JobManager) -> None:
-    session.playing = False
-    manager.send(Step(session.job_id))
-
-
-def _reset(session: PlaygroundSession, manager: JobManager) -> None:
-    session.reset(manager)
-
-
 def _metric(label: str, value: float | None, digits: int = 3) -> str:
     if value is None or not np.isfinite(value):
         return f"{label} –"
     return f"{label} **{value:.{digits}f}**"
 
 
-def live_view(session: PlaygroundSession) -> None:
+def live_view(session: PageSession) -> None:
     """Draw the live part now and every refresh interval."""
     manager = job_manager()
     st.fragment(run_every=manager.refresh_interval())(_live)(session)
 
 
-def _live(session: PlaygroundSession) -> None:
+def _live(session: PageSession) -> None:
     manager = job_manager()
     note = session.ensure_job(manager)
     if note:
         st.info(note)
     snap = manager.latest(session.job_id)
-    if snap is not None and snap.diverged and not snap.playing:
-        session.playing = False
     spec = session.spec
 
-    bar = st.columns([1.1, 0.9, 0.9, 1.6, 4.5], vertical_alignment="center")
-    bar[0].button(
-        "Pause" if session.playing else "Play",
-        key="play",
-        icon=":material/pause:" if session.playing else ":material/play_arrow:",
-        type="primary",
-        on_click=_toggle_play,
-        args=(session, manager),
-        use_container_width=True,
-    )
-    bar[1].button("Step", key="step", icon=":material/skip_next:", on_click=_step, args=(session, manager),
-                  help="Train one epoch", use_container_width=True)
-    bar[2].button("Reset", key="reset", icon=":material/restart_alt:", on_click=_reset, args=(session, manager),
-                  help="Start again from the same initial weights", use_container_width=True)
-    epoch = snap.epoch if snap is not None else 0
-    with bar[3].container(key="epoch"):
-        st.markdown(f"Epoch **{epoch}**")
-    with bar[4]:
+    numbers = transport_bar(session, manager, snap)
+    with numbers:
         if snap is not None:
             parts = [_metric("Train loss", snap.train_loss), _metric("Test loss", snap.test_loss)]
             if snap.test_acc is not None:

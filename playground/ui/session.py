@@ -1,22 +1,17 @@
-"""The one per-browser-session object, and the server-wide job manager.
+"""The one per-page session object, and the server-wide job manager.
 
-Everything a page remembers between reruns lives in one `PlaygroundSession` in
+Everything a page remembers between reruns lives in one `PageSession` per page in
 `st.session_state`; nothing else goes there except widget values keyed by the widgets.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import streamlit as st
 
-from ..jobs import JobManager, Reset, Update
-from ..sharelink import decode
-from ..spec import RunSpec
-
-_KEY = "playground_session"
-
-_WHAT_CHANGED = {0: "data", 1: "input features", 2: "network architecture", 3: "weight initialisation", 4: "loss"}
+from ..jobs import JobManager, Pause, Reset, Update
 
 
 @st.cache_resource(show_spinner=False)
@@ -26,37 +21,50 @@ def job_manager() -> JobManager:
 
 
 @dataclass
-class PlaygroundSession:
-    spec: RunSpec
+class PageSession:
+    """A page's spec and the background job that trains it.
+
+    `spec` is what the person sees and the link says. The job trains it whenever it can be built;
+    while it cannot (an impossible architecture on the Images page) the job keeps the last
+    network that could, paused, and `job_stale` remembers to rebuild once the spec is fixed.
+    """
+
+    spec: object  # RunSpec or ImageSpec: frozen, with .structure(), .train, .STRUCTURE_NAMES
     version: int = 0  # bumped on every change the job must hear about
     job_id: str | None = None
+    job_stale: bool = False
     playing: bool = False
     link_notes: list[str] = field(default_factory=list)  # what the opened or imported link lost
     widgets_stale: bool = True  # widgets must be (re)filled from the spec on the next run
     reset_reason: str | None = None
+    drawing_id: int = 0  # Images: the last drawing sent to the job
 
-    def ensure_job(self, manager: JobManager) -> str | None:
+    def ensure_job(self, manager: JobManager, buildable: bool = True) -> str | None:
         """Make sure a job exists for this session; returns a note if an old one was gone."""
-        if manager.is_open(self.job_id):
+        if manager.is_open(self.job_id) or not buildable:
             return None
         lost = self.job_id is not None
         self.version += 1
         self.job_id = manager.open(self.spec, self.version)
-        self.playing = False
+        self.playing, self.job_stale = False, False
         if lost:
             return "Training had stopped because this page was inactive for a while; the network started afresh."
         return None
 
-    def change_spec(self, new: RunSpec, manager: JobManager) -> None:
+    def change_spec(self, new, manager: JobManager, buildable: bool = True) -> None:
         """Adopt a new spec: a structural change rebuilds the network, a training change doesn't."""
         old, self.spec = self.spec, new
-        if new == old:
+        if new == old and not (buildable and self.job_stale):
             return
         self.version += 1
-        if new.structure() != old.structure():
-            changed = [_WHAT_CHANGED[i] for i, (a, b) in enumerate(zip(old.structure(), new.structure())) if a != b]
-            self.reset_reason = f"The {' and '.join(changed)} changed, so the network was reset."
-            self.playing = False
+        if not buildable:
+            self.playing, self.job_stale = False, True
+            manager.send(Pause(self.job_id))
+        elif self.job_stale or new.structure() != old.structure():
+            names = new.STRUCTURE_NAMES
+            changed = [names[i] for i, (a, b) in enumerate(zip(old.structure(), new.structure())) if a != b]
+            self.reset_reason = f"The {' and '.join(changed) or 'network'} changed, so the network was reset."
+            self.playing, self.job_stale = False, False
             manager.send(Reset(self.job_id, new, self.version))
         elif new.train != old.train:
             manager.send(Update(self.job_id, new.train, self.version))
@@ -66,19 +74,20 @@ class PlaygroundSession:
         self.playing = False
         manager.send(Reset(self.job_id, self.spec, self.version))
 
-    def load(self, spec: RunSpec, notes: list[str], manager: JobManager) -> None:
-        """Replace everything with a linked setup (an imported link): fresh network, widgets refilled."""
+    def load(self, spec, notes: list[str], manager: JobManager, buildable: bool = True) -> None:
+        """Replace everything with a linked setup (an imported link, a preset): fresh network."""
         self.link_notes = notes
         self.widgets_stale = True
-        self.change_spec(spec, manager)
-        self.reset(manager)
+        self.change_spec(spec, manager, buildable)
+        if buildable:
+            self.reset(manager)
 
 
-def get_session() -> PlaygroundSession:
-    """This browser session's state, created from the URL's query parameters on first use."""
-    session = st.session_state.get(_KEY)
+def get_session(key: str, decode: Callable) -> PageSession:
+    """This browser session's state for one page, created from the URL's query parameters."""
+    session = st.session_state.get(key)
     if session is None:
         spec, notes = decode(st.query_params.to_dict())
-        session = PlaygroundSession(spec=spec, link_notes=notes)
-        st.session_state[_KEY] = session
+        session = PageSession(spec=spec, link_notes=notes)
+        st.session_state[key] = session
     return session

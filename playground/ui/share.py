@@ -9,7 +9,7 @@ from ..presets import PRESETS, preset_spec
 from ..sharelink import encode, to_query
 from ..spec import RunSpec
 from ..tfp_import import import_link
-from .session import PlaygroundSession
+from .session import PageSession
 
 
 def sync_url(spec: RunSpec) -> None:
@@ -30,7 +30,7 @@ def share_box(spec: RunSpec) -> None:
         st.code(share_link(spec), language=None, wrap_lines=True)
 
 
-def import_box(session: PlaygroundSession, manager: JobManager) -> None:
+def import_box(session: PageSession, manager: JobManager) -> None:
     st.text_input(
         "Import a TensorFlow Playground link",
         key="tfp-import",
@@ -40,7 +40,7 @@ def import_box(session: PlaygroundSession, manager: JobManager) -> None:
     )
 
 
-def _import(session: PlaygroundSession, manager: JobManager) -> None:
+def _import(session: PageSession, manager: JobManager) -> None:
     text = st.session_state.get("tfp-import", "")
     if not text.strip():
         return
@@ -49,7 +49,7 @@ def _import(session: PlaygroundSession, manager: JobManager) -> None:
     st.session_state["tfp-import"] = ""
 
 
-def preset_box(session: PlaygroundSession, manager: JobManager) -> None:
+def preset_box(session: PageSession, manager: JobManager) -> None:
     st.selectbox(
         "Start from a preset",
         ["", *PRESETS],
@@ -60,7 +60,7 @@ def preset_box(session: PlaygroundSession, manager: JobManager) -> None:
     )
 
 
-def _load_preset(session: PlaygroundSession, manager: JobManager) -> None:
+def _load_preset(session: PageSession, manager: JobManager) -> None:
     name = st.session_state.get("preset")
     if name in PRESETS:
         session.load(preset_spec(name), [], manager)

@@ -1,0 +1,50 @@
+"""Play / pause, step and reset with the epoch counter: the bar both pages put on top of their live view.
+
+It is drawn inside the live fragment, so pressing a button reruns only the fragment, and the
+play button's label follows the job (a run that diverged or finished shows Play again).
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from ..jobs import JobManager, Pause, Play, Step
+from .session import PageSession
+
+
+def _toggle_play(session: PageSession, manager: JobManager) -> None:
+    session.playing = not session.playing
+    manager.send(Play(session.job_id) if session.playing else Pause(session.job_id))
+
+
+def _step(session: PageSession, manager: JobManager) -> None:
+    session.playing = False
+    manager.send(Step(session.job_id))
+
+
+def _reset(session: PageSession, manager: JobManager) -> None:
+    session.reset(manager)
+
+
+def transport_bar(session: PageSession, manager: JobManager, snap, enabled: bool = True):
+    """Draw the bar; returns the column right of the epoch counter, for the page's numbers."""
+    if snap is not None and not snap.playing and (snap.diverged or getattr(snap, "finished", False)):
+        session.playing = False
+    bar = st.columns([1.1, 0.9, 0.9, 1.6, 4.5], vertical_alignment="center")
+    bar[0].button(
+        "Pause" if session.playing else "Play",
+        key="play",
+        icon=":material/pause:" if session.playing else ":material/play_arrow:",
+        type="primary",
+        on_click=_toggle_play,
+        args=(session, manager),
+        use_container_width=True,
+        disabled=not enabled,
+    )
+    bar[1].button("Step", key="step", icon=":material/skip_next:", on_click=_step, args=(session, manager),
+                  help="Train one epoch", use_container_width=True, disabled=not enabled)
+    bar[2].button("Reset", key="reset", icon=":material/restart_alt:", on_click=_reset, args=(session, manager),
+                  help="Start again from the same initial weights", use_container_width=True, disabled=not enabled)
+    with bar[3].container(key="epoch"):
+        st.markdown(f"Epoch **{snap.epoch if snap is not None else 0}**")
+    return bar[4]
