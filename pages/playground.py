@@ -2,31 +2,30 @@
 
 import streamlit as st
 
-from playground.sharelink import decode
+from playground.presets import PRESETS, preset_spec
+from playground.sharelink import decode, encode
 from playground.spec import RunSpec, validate
 from playground.ui.controls import data_editor, features_editor, layers_editor, training_editor, view_editor
 from playground.ui.live import live_view
+from playground.ui.page import start_page
 from playground.ui.session import get_session, job_manager
-from playground.ui.share import import_box, preset_box, share_box, sync_url
+from playground.ui.share import import_box, link_notes, preset_box, share_box, sync_url
 
+start_page()
 session = get_session("playground_session", decode)
 manager = job_manager()
 session.ensure_job(manager)
 refill, session.widgets_stale = session.widgets_stale, False
 
 with st.sidebar:
-    preset_box(session, manager)
+    preset_box(session, manager, PRESETS, preset_spec)
     st.subheader("Data")
     data = data_editor(session.spec, refill)
     st.subheader("Training")
     loss, train = training_editor(session.spec, data.problem, data.num_train, refill)
 
-st.html("<style>.stMainBlockContainer{padding-top:2rem}</style>")
 st.markdown("#### Neural Network Playground")
-with st.container(key="link-notes"):
-    if session.link_notes:
-        with st.expander(f"Some settings of the link were not used ({len(session.link_notes)})", expanded=True):
-            st.markdown("\n".join(f"- {note}" for note in session.link_notes))
+link_notes(session)
 
 features = features_editor(session.spec, refill)
 layers, init = layers_editor(session.spec, refill)
@@ -39,11 +38,11 @@ session.change_spec(spec, manager)
 if session.reset_reason:
     st.toast(session.reset_reason, icon=":material/restart_alt:")
     session.reset_reason = None
-sync_url(session.spec)
+sync_url(encode(session.spec))
 
 live_view(session)
 
 with st.sidebar:
     st.subheader("Share")
-    share_box(session.spec)
+    share_box(encode(session.spec))
     import_box(session, manager)

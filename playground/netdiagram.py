@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import base64
 import html
-import struct
-import zlib
 
 import numpy as np
 
 from .colors import to_rgb, weight_color
+from .imaging import png_bytes
 
 MAX_NODE = 40  # node size in px, shrunk to fit tall layers
 MIN_NODE = 10
@@ -23,22 +22,6 @@ MAX_COLUMN_GAP = 120  # horizontal distance between layer columns, left edge to 
 LABEL_WIDTH = 64  # room for the input features' names
 HEADER = 22
 MAX_LINKS = 1500  # beyond this, only the strongest connections are drawn
-
-
-def png_bytes(rgb: np.ndarray) -> bytes:
-    """Encode an (H, W, 3) uint8 array as a PNG (no Pillow needed)."""
-    h, w, _ = rgb.shape
-    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
-        + chunk(b"IDAT", zlib.compress(raw, 6))
-        + chunk(b"IEND", b"")
-    )
 
 
 def _thumbnail(values: np.ndarray) -> str:

@@ -231,6 +231,31 @@ def download(
     return dest
 
 
+def import_folder(folder: Path | str, dest: Path | None = None) -> Path:
+    """Copy a person's own MNIST files into the cache, after checking that they are MNIST.
+
+    Valid IDX files that are not MNIST (other checksums) are refused, so the cache only ever
+    holds verified files.
+    """
+    folder = Path(folder).expanduser()
+    load_folder(folder)  # magic numbers, sizes, counts
+    dest = Path(dest) if dest is not None else cache_dir()
+    verified = {}
+    for file_name, sha256, _, _ in FILES.values():
+        data = decompress(_find(folder, file_name).read_bytes(), file_name)
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise MnistError(f"{file_name} in {folder} is a valid IDX file but not MNIST's (its SHA-256 differs).")
+        verified[file_name] = data
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        for file_name, data in verified.items():
+            with gzip.GzipFile(dest / file_name, "wb", mtime=0) as out:
+                out.write(data)
+    except OSError as error:
+        raise MnistError(f"Cannot write to the cache folder {dest}: {error.strerror or error}.") from None
+    return dest
+
+
 def cached_full() -> Mnist | None:
     """Full MNIST from the cache if all four files are there and verified, else None."""
     folder = cache_dir()

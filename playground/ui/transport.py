@@ -38,13 +38,13 @@ def transport_bar(session: PageSession, manager: JobManager, snap, enabled: bool
         type="primary",
         on_click=_toggle_play,
         args=(session, manager),
-        use_container_width=True,
+        width="stretch",
         disabled=not enabled,
     )
     bar[1].button("Step", key="step", icon=":material/skip_next:", on_click=_step, args=(session, manager),
-                  help="Train one epoch", use_container_width=True, disabled=not enabled)
+                  help="Train one epoch", width="stretch", disabled=not enabled)
     bar[2].button("Reset", key="reset", icon=":material/restart_alt:", on_click=_reset, args=(session, manager),
-                  help="Start again from the same initial weights", use_container_width=True, disabled=not enabled)
+                  help="Start again from the same initial weights", width="stretch", disabled=not enabled)
     with bar[3].container(key="epoch"):
         st.markdown(f"Epoch **{snap.epoch if snap is not None else 0}**")
     return bar[4]

@@ -1,0 +1,163 @@
+"""The live part of the Images page: progress, curves and what the network learned.
+
+Two fragments on timers: the main one (controls, curves, confusion matrix, mistakes, filters,
+feature maps) and a small one beside the drawing pad for the prediction. The pad itself is a
+third fragment without a timer: drawing reruns only it, and it sends the drawing to the job.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from ..data.mnist import load_mnist
+from ..images.drawing import to_mnist
+from ..images.figures import (
+    accuracy_figure,
+    confusion_figure,
+    digit_png,
+    feature_maps_png,
+    filters_png,
+    loss_figure,
+    per_class_figure,
+    prediction_figure,
+)
+from ..jobs import Probe
+from ..snapshot import ImageSnapshot
+from .session import PageSession, job_manager
+from .transport import transport_bar
+
+_CONFIG = {"displayModeBar": False}
+
+
+def live_view(session: PageSession, buildable: bool) -> None:
+    interval = max(0.5, job_manager().refresh_interval())
+    st.fragment(run_every=interval)(_live)(session, buildable)
+
+
+def _eta(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    return f" · about {seconds:,.0f} s left in this epoch" if seconds >= 1 else " · under a second left"
+
+
+def _live(session: PageSession, buildable: bool) -> None:
+    manager = job_manager()
+    note = session.ensure_job(manager, buildable)
+    if note:
+        st.info(note)
+    snap: ImageSnapshot | None = manager.latest(session.job_id) if session.job_id else None
+    numbers = transport_bar(session, manager, snap, enabled=buildable and not session.job_stale)
+    if not buildable:
+        st.warning("Fix the architecture above to train it; your layer list is kept as it is.", icon=":material/build:")
+    if snap is None:
+        st.caption("Building the network…" if buildable else "")
+        return
+    epochs = session.spec.train.epochs
+    with numbers:
+        test = snap.test_curve[-1] if len(snap.test_curve) else None
+        if test is not None:
+            st.markdown(f"Test accuracy **{test[3] * 100:.2f}%** · test loss **{test[2]:.4f}** · on {snap.device.upper()}")
+    if snap.finished:
+        st.progress(1.0, text=f"Done: {epochs} epoch{'s' if epochs != 1 else ''} trained. Raise *Epochs* to train on.")
+    else:
+        st.progress(float(snap.epoch_progress), text=f"Epoch {snap.epoch + 1} of {epochs}: "
+                    f"{snap.epoch_progress * 100:.0f}%{_eta(snap.eta_s if snap.playing else None)}")
+    error = manager.error(session.job_id)
+    if error:
+        st.error(error)
+    if snap.diverged:
+        st.error(snap.diverged, icon=":material/warning:")
+
+    left, right = st.columns(2)
+    with left.container(key="accuracy-chart"):
+        st.plotly_chart(accuracy_figure(snap), key="img-accuracy", config=_CONFIG)
+    with right:
+        st.plotly_chart(loss_figure(snap), key="img-loss", config=_CONFIG)
+
+    st.markdown("##### What it learned")
+    left, right = st.columns(2)
+    if snap.confusion is not None:
+        with left.container(key="confusion-matrix"):
+            st.plotly_chart(confusion_figure(snap.confusion), key="img-confusion", config=_CONFIG)
+        with right:
+            st.plotly_chart(per_class_figure(snap.confusion), key="img-per-class", config=_CONFIG)
+    _mistakes(snap, session)
+    _filters_and_maps(snap, session)
+
+
+def _mistakes(snap: ImageSnapshot, session: PageSession) -> None:
+    data = load_mnist(session.spec.data)
+    if snap.misclassified is None or not len(snap.misclassified):
+        return
+    st.markdown("**Most confident mistakes on the test set** (true → predicted, confidence)")
+    with st.container(key="mistakes"):
+        images = [digit_png(data.test_images[i]) for i, _, _ in snap.misclassified]
+        captions = [f"{t} → {p} ({c * 100:.0f}%)" for (_, t, p), c in zip(snap.misclassified, snap.misclassified_confidence)]
+        st.image(images, caption=captions, width=64)
+
+
+def _filters_and_maps(snap: ImageSnapshot, session: PageSession) -> None:
+    if snap.filters is None:
+        st.caption("This network has no convolution layer, so there are no filters or feature maps to show.")
+        return
+    left, right = st.columns([1, 2])
+    with left:
+        st.markdown("**First layer's filters**")
+        st.image(filters_png(snap.filters), caption="orange negative, blue positive weights")
+    with right:
+        data = load_mnist(session.spec.data)
+        if "img_probe" not in st.session_state:
+            st.session_state["img_probe"] = snap.probe_index
+        index = st.number_input("Feature maps of test image no.", 0, len(data.test_images) - 1, key="img_probe",
+                                on_change=_probe, args=(session,))
+        cols = st.columns([1, 5])
+        cols[0].image(digit_png(data.test_images[int(index)], 2), caption=f"label {data.test_labels[int(index)]}")
+        with cols[1]:
+            for layer, maps in enumerate(snap.feature_maps, 1):
+                st.image(feature_maps_png(maps), caption=f"conv layer {layer}: {len(maps)} maps (dark = strong)")
+
+
+def _probe(session: PageSession) -> None:
+    job_manager().send(Probe(session.job_id, test_index=int(st.session_state["img_probe"])))
+
+
+# ---- drawing pad ------------------------------------------------------------------------------
+
+
+def draw_pad_and_prediction(session: PageSession, buildable: bool) -> None:
+    pad, prediction = st.columns([1, 1.4])
+    with pad:
+        st.fragment(_pad)(session)
+    with prediction:
+        st.fragment(run_every=0.5)(_prediction)(session)
+
+
+def _pad(session: PageSession) -> None:
+    from streamlit_drawable_canvas import st_canvas  # a component: only import it where it is drawn
+
+    st.markdown("**Draw a digit**")
+    with st.container(key="draw-pad"):
+        result = st_canvas(stroke_width=18, stroke_color="#000000", background_color="#ffffff", height=224,
+                           width=224, drawing_mode="freedraw", key="pad-canvas", return_image_data=True)
+    image = to_mnist(result.image_data) if result is not None and result.image_data is not None else None
+    if image is not None and session.job_id:
+        digest = hash(image.tobytes())
+        if digest != st.session_state.get("img_drawing_digest"):
+            st.session_state["img_drawing_digest"] = digest
+            session.drawing_id += 1
+            job_manager().send(Probe(session.job_id, drawing=image, drawing_id=session.drawing_id))
+    st.caption("Clear the pad with the bin icon above it.")
+
+
+def _prediction(session: PageSession) -> None:
+    manager = job_manager()
+    snap = manager.latest(session.job_id) if session.job_id else None
+    with st.container(key="prediction"):
+        if snap is None or snap.prediction is None or session.drawing_id == 0:
+            st.caption("The network's guess for your drawing appears here.")
+            return
+        probabilities = np.asarray(snap.prediction)
+        best = int(probabilities.argmax())
+        st.markdown(f"I think it is a **{best}** ({probabilities[best] * 100:.0f}%)")
+        st.plotly_chart(prediction_figure(probabilities), key="img-prediction", config=_CONFIG)
