@@ -125,7 +125,9 @@ class _Job:
         return self.playing or self.step_target is not None
 
 
-def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
+def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) -> None:
+    """A worker's loop. Tiny 2-D nets run fastest on one thread; convolutions on MNIST use
+    `image_threads` (this worker's share of the cores) while such a job has the CPU."""
     import torch
 
     torch.set_num_threads(1)
@@ -183,6 +185,9 @@ def _worker_main(commands: mp.Queue, results: mp.Queue) -> None:
 
     def train_slice(job: _Job) -> None:
         trainer = job.trainer
+        threads = image_threads if isinstance(trainer, ImageTrainer) else 1
+        if torch.get_num_threads() != threads:
+            torch.set_num_threads(threads)
         end = time.monotonic() + SLICE_S
         while time.monotonic() < end:
             chunk = job.chunk
@@ -228,9 +233,9 @@ _start_lock = threading.Lock()
 
 
 class _Worker:
-    def __init__(self, ctx, results: mp.Queue):
+    def __init__(self, ctx, results: mp.Queue, image_threads: int):
         self.commands = ctx.Queue()
-        self.process = ctx.Process(target=_worker_main, args=(self.commands, results), daemon=True)
+        self.process = ctx.Process(target=_worker_main, args=(self.commands, results, image_threads), daemon=True)
         # A spawned child re-imports the parent's __main__. Under Streamlit that is the page
         # script being run, which must not run again inside a worker; hide it while starting.
         with _start_lock:
@@ -252,7 +257,8 @@ class JobManager:
         self.ttl_s = ttl_s
         self._ctx = mp.get_context("spawn")
         self._results = self._ctx.Queue()
-        self._workers = [_Worker(self._ctx, self._results) for _ in range(workers)]
+        self._image_threads = max(1, (os.cpu_count() or 1) // workers)
+        self._workers = [_Worker(self._ctx, self._results, self._image_threads) for _ in range(workers)]
         self._lock = threading.Lock()
         self._where: dict[str, int] = {}  # job id -> worker index
         self._latest: dict[str, Snapshot] = {}
@@ -308,6 +314,14 @@ class JobManager:
                 self._seen[job_id] = time.monotonic()
             return self._latest.get(job_id)
 
+    def touch(self, job_ids) -> None:
+        """Mark jobs as looked at (a page that shows one job keeps its session's others alive)."""
+        now = time.monotonic()
+        with self._lock:
+            for job_id in job_ids:
+                if job_id in self._where:
+                    self._seen[job_id] = now
+
     def error(self, job_id: str) -> str | None:
         return self._errors.get(job_id)
 
@@ -354,7 +368,7 @@ class JobManager:
             lost = [j for j, i in self._where.items() if i == index]
             for job_id in lost:
                 self._forget(job_id)
-            self._workers[index] = _Worker(self._ctx, self._results)
+            self._workers[index] = _Worker(self._ctx, self._results, self._image_threads)
 
     def _forget(self, job_id: str) -> None:
         """Drop every trace of a job on the server side (call with the lock held)."""

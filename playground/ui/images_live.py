@@ -24,7 +24,7 @@ from ..images.figures import (
 )
 from ..jobs import Probe
 from ..snapshot import ImageSnapshot
-from .session import PageSession, job_manager
+from .session import PageSession, job_manager, keep_session_alive
 from .transport import transport_bar
 
 _CONFIG = {"displayModeBar": False}
@@ -43,6 +43,7 @@ def _eta(seconds: float | None) -> str:
 
 def _live(session: PageSession, buildable: bool) -> None:
     manager = job_manager()
+    keep_session_alive(manager)
     note = session.ensure_job(manager, buildable)
     if note:
         st.info(note)

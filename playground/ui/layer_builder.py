@@ -119,8 +119,9 @@ def show_problems(summary: Summary, slots: list) -> None:
 def summary_table(summary: Summary, device: str = "cpu") -> None:
     """Keras-style model.summary(): output shapes and parameters, totals and estimates."""
     with st.container(key="layer-summary"):
+        last = len(summary.layers) - 1
         rows = [
-            {"Layer": f"{i + 1}. {row.name}", "Output shape": " × ".join(map(str, row.output_shape)) if not row.problem else "—",
+            {"Layer": f"{i + 1}. {row.name}" + (" → softmax" if i == last and summary.ok else ""), "Output shape": " × ".join(map(str, row.output_shape)) if not row.problem else "—",
              "Parameters": f"{row.params:,}"}
             for i, row in enumerate(summary.layers)
         ]

@@ -18,7 +18,7 @@ from ..figures import boundary_figure, loss_figure
 from ..netdiagram import network_html
 from ..snapshot import Snapshot
 from ..spec import DataSpec, RunSpec
-from .session import PageSession, job_manager
+from .session import PageSession, job_manager, keep_session_alive
 from .transport import transport_bar
 
 _PLOTLY_CONFIG = {"displayModeBar": False}
@@ -44,6 +44,7 @@ def live_view(session: PageSession) -> None:
 
 def _live(session: PageSession) -> None:
     manager = job_manager()
+    keep_session_alive(manager)
     note = session.ensure_job(manager)
     if note:
         st.info(note)

@@ -91,3 +91,9 @@ def get_session(key: str, decode: Callable) -> PageSession:
         session = PageSession(spec=spec, link_notes=notes)
         st.session_state[key] = session
     return session
+
+
+def keep_session_alive(manager: JobManager) -> None:
+    """Called by every live view: the jobs of this browser session's other pages stay open while
+    any of its pages is on screen (the reaper closes a job only when the whole tab is gone)."""
+    manager.touch([value.job_id for value in st.session_state.values() if isinstance(value, PageSession) and value.job_id])
