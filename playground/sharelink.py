@@ -257,9 +257,10 @@ def to_query(spec: RunSpec) -> str:
 def parse_link(text: str) -> dict[str, str]:
     """Parameters from a pasted link: a full URL, '?a=1&b=2', '#a=1' or a bare 'a=1&b=2'."""
     text = text.strip()
-    for sep in ("?", "#"):
-        if sep in text:
-            text = text.split(sep, 1)[1]
+    if "?" in text:  # a query, perhaps followed by a '#fragment' (a heading's anchor, TFP's settings)
+        text = text.split("?", 1)[1]
+    elif "#" in text:
+        text = text.split("#", 1)[1]
     text = text.replace("#", "&")
     return dict(parse_qsl(text, keep_blank_values=True))
 
