@@ -182,6 +182,8 @@ def _fetch(url: str, part: Path, name: str, progress: Progress | None, timeout: 
                 done += len(chunk)
                 if progress:
                     progress(name, done, total)
+    if total and done < total:  # urllib returns a short body without an error when the connection drops
+        raise ConnectionError(f"the connection closed after {done:,} of {total:,} bytes")
 
 
 def download(
