@@ -220,6 +220,8 @@ def download(
                 _fetch(mirror + file_name, part, file_name, progress, timeout)
             except (urllib.error.URLError, OSError, TimeoutError) as error:
                 problem = f"could not download {file_name} from {mirror}: {getattr(error, 'reason', error)}"
+                if getattr(error, "code", None) == 416:  # the .part is not a resumable prefix: start afresh
+                    part.unlink(missing_ok=True)
                 time.sleep(backoff_s * (attempt + 1))
                 continue
             if _verified(part, sha256):
