@@ -271,7 +271,7 @@ IMAGE_PARAMS = ("layers", "data", "seed", "optimizer", "learningRate", "batchSiz
                 "beta1", "beta2", "weightDecay", "schedule", "epochs")
 _LAYER_TOKEN = re.compile(
     r"^(?P<kind>conv|maxpool|avgpool|flatten|dense|dropout|batchnorm)"
-    r"(?P<n>\d+(?:\.\d+)?)?(?:k(?P<k>\d+))?(?:s(?P<s>\d+))?(?:p(?P<p>\d+))?(?:-(?P<act>[a-z]+))?$"
+    r"(?P<n>\d+(?:\.\d+)?(?:e[-+]?\d+)?)?(?:k(?P<k>\d+))?(?:s(?P<s>\d+))?(?:p(?P<p>\d+))?(?:-(?P<act>[a-z]+))?$"
 )
 
 
@@ -286,7 +286,7 @@ def layer_token(layer: ImageLayer) -> str:
     if layer.kind == "dense":
         return f"dense{layer.units}{act}"
     if layer.kind == "dropout":
-        return f"dropout{layer.rate:g}"
+        return f"dropout{_num(layer.rate)}"  # exact: 0.5, 0.3359375, 1e-05
     return layer.kind
 
 
