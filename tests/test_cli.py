@@ -1,0 +1,151 @@
+"""`python -m playground train|presets`: headless runs print what the page would show."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from playground.__main__ import main
+from playground.images.presets import IMAGE_PRESETS, image_preset
+from playground.presets import PRESETS, preset_spec
+from playground.sharelink import decode, decode_image, parse_link
+from playground.tfp_import import import_link
+from playground.trainer import Trainer
+
+ROOT = Path(__file__).resolve().parents[1]
+LINK = "http://localhost:8501/?dataset=xor&networkShape=3,2&activation=relu&optimizer=adam&seed=4&noise=10"
+TFP_LINK = (
+    "https://playground.tensorflow.org/#activation=tanh&batchSize=10&dataset=gauss&regDataset=reg-plane"
+    "&learningRate=0.03&regularizationRate=0&noise=0&networkShape=3&seed=0.12345&showTestData=false"
+    "&discretize=false&percTrainData=50&x=true&y=true&xTimesY=false&xSquared=false&ySquared=false&cosX=false"
+    "&sinX=false&cosY=false&sinY=false&collectStats=false&problem=classification&initZero=false&hideText=false"
+)
+
+
+GARBAGE = "this is not a link&learningRate=fast"
+RUNS = {
+    "link": ("train", LINK, "--epochs", "3"),
+    "tfp": ("train", TFP_LINK, "--epochs", "2"),
+    "garbage": ("train", GARBAGE, "--epochs", "2"),
+    "presets": ("presets", "--base", "http://example.org/app/"),
+}
+
+
+@pytest.fixture(scope="module")
+def cli():
+    """Run every command line once, side by side (each start pays for importing torch)."""
+    procs = {
+        key: subprocess.Popen([sys.executable, "-m", "playground", *args], cwd=ROOT, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        for key, args in RUNS.items()
+    }
+    results = {}
+    try:
+        for key, proc in procs.items():
+            out, err = proc.communicate(timeout=180)
+            results[key] = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+    return results
+
+
+def expected_lines(spec, epochs: int) -> list[str]:
+    trainer = Trainer(spec)
+    lines = []
+    for _ in range(epochs):
+        trainer.run_epochs(1)
+        h = trainer.history
+        line = f"{trainer.epoch} {h['train_loss'][-1]:.6f} {h['test_loss'][-1]:.6f}"
+        if spec.loss == "bce":
+            line += f" {h['test_acc'][-1]:.6f}"
+        lines.append(line)
+    return lines
+
+
+def test_train_prints_the_same_numbers_as_an_in_process_trainer(cli):
+    result = cli["link"]
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0] == "epoch train_loss test_loss test_acc"
+    assert len(lines) == 4
+    spec, notes = decode(parse_link(LINK))
+    assert notes == [] and result.stderr == ""
+    assert lines[1:] == expected_lines(spec, 3)
+    assert [line.split()[0] for line in lines[1:]] == ["1", "2", "3"]
+
+
+def test_train_accepts_a_tf_playground_link(cli):
+    result = cli["tfp"]
+    assert result.returncode == 0, result.stderr
+    spec, notes = import_link(TFP_LINK)
+    assert spec.data.dataset == "gauss" and spec.layers[0].units == 3
+    lines = result.stdout.splitlines()
+    assert lines[0] == "epoch train_loss test_loss test_acc"
+    assert lines[1:] == expected_lines(spec, 2)
+    for note in notes:  # the conversion notes go to stderr
+        assert f"note: {note}" in result.stderr
+
+
+def test_garbage_link_prints_notes_and_trains_the_defaults(cli):
+    result = cli["garbage"]
+    assert result.returncode == 0, result.stderr
+    assert "note: Unknown parameter 'this is not a link' ignored." in result.stderr
+    assert "learningRate" in result.stderr and "'fast'" in result.stderr
+    spec, notes = decode({})
+    assert result.stdout.splitlines()[1:] == expected_lines(spec, 2)
+
+
+def test_regression_link_has_no_accuracy_column(capsys):
+    assert main(["train", "?problem=regression&regDataset=reg-gauss&networkShape=5", "--epochs", "2"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "epoch train_loss test_loss"
+    spec, _ = decode({"problem": "regression", "regDataset": "reg-gauss", "networkShape": "5"})
+    assert out[1:] == expected_lines(spec, 2)
+
+
+def test_diverging_run_stops_with_the_explanation(capsys):
+    code = main(["train", "?problem=regression&learningRate=10&networkShape=8,8", "--epochs", "5"])
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.out.splitlines() == ["epoch train_loss test_loss"]
+    assert "learning rate" in captured.err
+
+
+@pytest.mark.parametrize("epochs", ["0", "-1", "1000001"])
+def test_epochs_out_of_range_is_refused(epochs, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "?", "--epochs", epochs])
+    assert exit_info.value.code == 2
+    assert "--epochs" in capsys.readouterr().err
+
+
+def test_presets_lists_every_preset_with_a_link_that_decodes_to_it(cli):
+    result = cli["presets"]
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    links = {}
+    for name_line, link_line in zip(lines, lines[1:]):
+        name = name_line.split(":", 1)[0]
+        if link_line.startswith("  http://example.org/app/"):
+            links[name] = link_line.strip()
+    assert set(links) == set(PRESETS) | set(IMAGE_PRESETS)
+    for name, (description, _) in PRESETS.items():
+        assert f"{name}: {description}" in lines
+        assert links[name].startswith("http://example.org/app/?")
+        assert decode(parse_link(links[name])) == (preset_spec(name), [])
+    for name in IMAGE_PRESETS:
+        assert links[name].startswith("http://example.org/app/images?")
+        assert decode_image(parse_link(links[name])) == (image_preset(name), [])
+
+
+def test_presets_decode_without_notes():
+    for name, (_, params) in PRESETS.items():
+        spec, notes = decode(params)
+        assert notes == [], (name, notes)
+        assert spec == preset_spec(name)
