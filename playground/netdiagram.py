@@ -108,7 +108,7 @@ def network_html(
                 f'<img src="{_thumbnail(layer[row])}" alt="{html.escape(name)}"></div>'
             )
         if col == 0:
-            for row, (x, y) in enumerate(positions[0]):
+            for row, (_, y) in enumerate(positions[0]):
                 nodes.append(
                     f'<div class="nn-label" style="left:0;top:{y + node / 2 - 8:.0f}px;width:{LABEL_WIDTH - 6}px">'
                     f"{html.escape(input_labels[row])}</div>"
