@@ -163,3 +163,15 @@ def test_regression_page(problem):
     at.selectbox(key="loss").set_value("huber").run()
     assert session(at).spec.loss == "huber"
     assert at.query_params["loss"] in ("huber", ["huber"])
+
+
+def test_visiting_the_images_page_keeps_the_2d_network():
+    at = open_app({"networkShape": "5,3", "activations": "relu,sigmoid"})
+    before = session(at).spec
+    at.switch_page("pages/images.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.switch_page("pages/playground.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert session(at).spec == before
+    assert at.number_input(key="units_0").value == 5
+    assert at.selectbox(key="activation_1").value == "sigmoid"

@@ -144,8 +144,10 @@ def layers_editor(spec: RunSpec, refill: bool) -> tuple[tuple[LayerSpec, ...], s
     if count:
         columns = st.columns(MAX_HIDDEN_LAYERS)[:count]  # fixed width per layer, as in the diagram
         for i, column in enumerate(columns):
-            _bind(f"units_{i}", 4, False)
-            _bind(f"activation_{i}", "tanh", False)
+            # After a visit to another page Streamlit has dropped these widgets' values: the spec has them.
+            known = spec.layers[i] if i < len(spec.layers) else LayerSpec()
+            _bind(f"units_{i}", known.units, False)
+            _bind(f"activation_{i}", known.activation, False)
             units = column.number_input(f"Layer {i + 1}", 1, MAX_UNITS, step=1, key=f"units_{i}")
             activation = column.selectbox(
                 f"Layer {i + 1} activation", ACTIVATIONS, key=f"activation_{i}", format_func=ACTIVATION_LABELS.get,
