@@ -184,21 +184,25 @@ def test_reset_starts_afresh(manager):
     manager.close(job_id)
 
 
-def _probe_worker_knows(manager: JobManager, job_id: str) -> bool:
-    """Whether the worker still holds `job_id`: it answers a Pause with a snapshot only if it does.
+PROBE_VERSION = 999
 
-    The manager has forgotten the job, so the probe goes straight onto the worker's queue; a job
-    opened right after it is handled after the probe, so once that job's first snapshot is in,
-    any answer to the probe has arrived too.
+
+def _probe_worker_knows(manager: JobManager, job_id: str) -> bool:
+    """Whether the worker still holds `job_id`: only then does it answer an Update with a snapshot.
+
+    The manager has forgotten the job, so the probe goes straight onto the worker's queue. The
+    answer would carry the probe's version, unlike snapshots still in flight from before the
+    close. A job opened right after the probe is handled after it, so once that job's first
+    snapshot is in, any answer to the probe has arrived too.
     """
     with manager._lock:
         manager._where[job_id] = 0  # accept snapshots for the id again
-    manager._workers[0].commands.put(Pause(job_id))
+    manager._workers[0].commands.put(Update(job_id, SPEC.train, version=PROBE_VERSION))
     marker, _ = open_job(manager)
-    known = manager.latest(job_id) is not None
+    answer = manager.latest(job_id)
     manager.close(job_id)
     manager.close(marker)
-    return known
+    return answer is not None and answer.spec_version == PROBE_VERSION
 
 
 def test_probe_sees_a_live_job(manager):
@@ -208,25 +212,24 @@ def test_probe_sees_a_live_job(manager):
     assert _probe_worker_knows(manager, job_id)
 
 
-def test_unread_job_is_closed_after_the_ttl(manager):
+def test_unread_job_is_closed_after_the_ttl_and_a_read_one_stays_open(manager):
+    watched, _ = open_job(manager)
     job_id, _ = open_job(manager)
     assert manager.send(Play(job_id))
     wait_for(manager, job_id, lambda s: s.playing, "the job to play")
-    # nobody reads it any more
-    wait_until(lambda: not manager.is_open(job_id), "the reaper to close the job", timeout=30)
+    # from now on only `watched` is read
+    wait_until(lambda: manager.latest(watched) is not None and not manager.is_open(job_id),
+               "the reaper to close the unread job", timeout=30)
+    closed_at = time.monotonic()
     assert manager.latest(job_id) is None
     assert not manager.send(Play(job_id))
     assert not _probe_worker_knows(manager, job_id)  # the worker dropped it, so it trains no more
-
-
-def test_a_job_that_is_read_stays_open(manager):
-    job_id, _ = open_job(manager)
-    end = time.monotonic() + manager.ttl_s + 2.0  # past the TTL, with four reaper rounds to spare
-    while time.monotonic() < end:
-        assert manager.latest(job_id) is not None
-        time.sleep(0.1)
-    assert manager.is_open(job_id)
-    manager.close(job_id)
+    # the job that was read all along outlives the TTL by a few reaper rounds
+    while time.monotonic() < closed_at + 1.0:
+        assert manager.latest(watched) is not None
+        time.sleep(0.05)
+    assert manager.is_open(watched)
+    manager.close(watched)
 
 
 def test_killed_worker_is_restarted_and_its_jobs_are_closed(manager):
