@@ -198,7 +198,8 @@ def download(
 
     Each file is checked against the SHA-256 of its uncompressed bytes; a mismatch or a broken
     connection is retried (resuming a partial file where the server supports ranges). On failure
-    the cache holds no unverified file and `MnistError` says what went wrong.
+    no unverified file is ever used (a partial download stays as `<name>.part`, to be resumed next
+    time) and `MnistError` says what went wrong.
     """
     mirror = (mirror or mirror_url()).rstrip("/") + "/"
     dest = Path(dest) if dest is not None else cache_dir()
@@ -253,7 +254,7 @@ def import_folder(folder: Path | str, dest: Path | None = None) -> Path:
     try:
         dest.mkdir(parents=True, exist_ok=True)
         for file_name, data in verified.items():
-            with gzip.GzipFile(dest / file_name, "wb", mtime=0) as out:
+            with gzip.GzipFile(dest / file_name, "wb", compresslevel=1, mtime=0) as out:  # speed over size
                 out.write(data)
     except OSError as error:
         raise MnistError(f"Cannot write to the cache folder {dest}: {error.strerror or error}.") from None
