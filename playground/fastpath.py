@@ -38,9 +38,9 @@ def activation_grad(name: str, z: torch.Tensor, a: torch.Tensor) -> torch.Tensor
     if name == "relu":
         return (z > 0).to(z.dtype)
     if name == "leakyrelu":
-        return torch.where(z > 0, 1.0, 0.01)
+        return torch.where(z > 0, 1.0, 0.01).to(z.dtype)
     if name == "elu":
-        return torch.where(z > 0, 1.0, a + 1)
+        return torch.where(z > 0, torch.ones_like(z), a + 1)
     if name == "gelu":
         return 0.5 * (1 + torch.erf(z * _SQRT_HALF)) + z * torch.exp(-0.5 * z * z) * _INV_SQRT_2PI
     if name == "silu":

@@ -233,9 +233,17 @@ _start_lock = threading.Lock()
 
 
 class _Worker:
-    def __init__(self, ctx, results: mp.Queue, image_threads: int):
+    """One worker process with its own command and result queues.
+
+    Each worker has its own result queue (and receiver thread on the server): a worker killed
+    while writing can leave its queue's lock held, which must not stall the other workers.
+    """
+
+    def __init__(self, ctx, image_threads: int):
         self.commands = ctx.Queue()
-        self.process = ctx.Process(target=_worker_main, args=(self.commands, results, image_threads), daemon=True)
+        self.results = ctx.Queue()
+        self.retired = threading.Event()
+        self.process = ctx.Process(target=_worker_main, args=(self.commands, self.results, image_threads), daemon=True)
         # A spawned child re-imports the parent's __main__. Under Streamlit that is the page
         # script being run, which must not run again inside a worker; hide it while starting.
         with _start_lock:
@@ -256,16 +264,14 @@ class JobManager:
             workers = int(os.environ.get("PLAYGROUND_WORKERS", 0)) or max(1, (os.cpu_count() or 2) - 1)
         self.ttl_s = ttl_s
         self._ctx = mp.get_context("spawn")
-        self._results = self._ctx.Queue()
         self._image_threads = max(1, (os.cpu_count() or 1) // workers)
-        self._workers = [_Worker(self._ctx, self._results, self._image_threads) for _ in range(workers)]
         self._lock = threading.Lock()
         self._where: dict[str, int] = {}  # job id -> worker index
         self._latest: dict[str, Snapshot] = {}
         self._errors: dict[str, str] = {}
         self._seen: dict[str, float] = {}
         self._closed = threading.Event()
-        threading.Thread(target=self._receive, daemon=True, name="playground-receiver").start()
+        self._workers = [self._start_worker() for _ in range(workers)]
         threading.Thread(target=self._reap, args=(reap_every_s,), daemon=True, name="playground-reaper").start()
 
     # commands
@@ -333,10 +339,15 @@ class JobManager:
 
     # threads
 
-    def _receive(self) -> None:
-        while not self._closed.is_set():
+    def _start_worker(self) -> _Worker:
+        worker = _Worker(self._ctx, self._image_threads)
+        threading.Thread(target=self._receive, args=(worker,), daemon=True, name="playground-receiver").start()
+        return worker
+
+    def _receive(self, worker: _Worker) -> None:
+        while not self._closed.is_set() and not worker.retired.is_set():
             try:
-                kind, job_id, payload = self._results.get(timeout=0.5)
+                kind, job_id, payload = worker.results.get(timeout=0.5)
             except queue.Empty:
                 continue
             except (EOFError, OSError):
@@ -368,7 +379,8 @@ class JobManager:
             lost = [j for j, i in self._where.items() if i == index]
             for job_id in lost:
                 self._forget(job_id)
-            self._workers[index] = _Worker(self._ctx, self._results, self._image_threads)
+            self._workers[index].retired.set()
+            self._workers[index] = self._start_worker()
 
     def _forget(self, job_id: str) -> None:
         """Drop every trace of a job on the server side (call with the lock held)."""

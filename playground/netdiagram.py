@@ -17,7 +17,7 @@ from .colors import to_rgb, weight_color
 from .imaging import png_bytes
 
 MAX_NODE = 40  # node size in px, shrunk to fit tall layers
-MIN_NODE = 10
+MIN_NODE = 5
 MAX_COLUMN_GAP = 120  # horizontal distance between layer columns, left edge to left edge
 LABEL_WIDTH = 64  # room for the input features' names
 HEADER = 22
@@ -66,7 +66,7 @@ def network_html(
     values = node_values(layers, classify)
     tallest = max(len(layer) for layer in layers)
     pitch = min(MAX_NODE * 1.25, max(MIN_NODE * 1.2, (max_height - HEADER) / tallest))
-    node = int(pitch / 1.25) if pitch >= MAX_NODE else int(max(MIN_NODE, pitch - 3))
+    node = int(pitch / 1.25) if pitch >= MAX_NODE else int(max(MIN_NODE, pitch * 0.8))
     gap = min(MAX_COLUMN_GAP, (width - LABEL_WIDTH - node - 8) / max(1, len(layers) - 1))
     height = int(HEADER + tallest * pitch)
     width = int(LABEL_WIDTH + (len(layers) - 1) * gap + node + 8)

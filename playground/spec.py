@@ -122,6 +122,22 @@ def _clamp(value, lo, hi, label: str, notes: list[str]):
     return value
 
 
+def _whole(value, lo: int, hi: int, label: str, notes: list[str]) -> int:
+    """A whole number within limits; non-numbers and fractions are noted, never raised."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        notes.append(f"{label}: {value!r} is not a number; using {lo}.")
+        return lo
+    if not math.isfinite(number):
+        notes.append(f"{label}: {value} is not a number; using {lo}.")
+        return lo
+    if number != int(number):
+        notes.append(f"{label}: {value} is not a whole number; using {round(number)}.")
+        number = round(number)
+    return int(_clamp(int(number), lo, hi, label, notes))
+
+
 def _choice(value: str, allowed: tuple[str, ...], default: str, label: str, notes: list[str]) -> str:
     if value in allowed:
         return value
@@ -139,9 +155,9 @@ def validate(spec: RunSpec) -> tuple[RunSpec, list[str]]:
         problem=problem,
         dataset=_choice(d.dataset, CLASSIFY_DATASETS, d0.dataset, "Data set", notes),
         reg_dataset=_choice(d.reg_dataset, REGRESS_DATASETS, d0.reg_dataset, "Regression data set", notes),
-        noise=int(_clamp(int(d.noise), *NOISE_RANGE, "Noise (%)", notes)),
-        train_percent=int(_clamp(int(d.train_percent), *TRAIN_PERCENT_RANGE, "Training share (%)", notes)),
-        seed=int(_clamp(int(d.seed), *SEED_RANGE, "Seed", notes)),
+        noise=_whole(d.noise, *NOISE_RANGE, "Noise (%)", notes),
+        train_percent=_whole(d.train_percent, *TRAIN_PERCENT_RANGE, "Training share (%)", notes),
+        seed=_whole(d.seed, *SEED_RANGE, "Seed", notes),
     )
 
     features = tuple(f for f in FEATURES if f in spec.features)  # canonical order, no repeats
@@ -158,7 +174,7 @@ def validate(spec: RunSpec) -> tuple[RunSpec, list[str]]:
         layers = layers[:MAX_HIDDEN_LAYERS]
     layers = [
         LayerSpec(
-            units=int(_clamp(int(layer.units), 1, MAX_UNITS, f"Neurons in layer {i + 1}", notes)),
+            units=_whole(layer.units, 1, MAX_UNITS, f"Neurons in layer {i + 1}", notes),
             activation=_choice(layer.activation, ACTIVATIONS, "tanh", f"Activation of layer {i + 1}", notes),
         )
         for i, layer in enumerate(layers)
@@ -176,7 +192,7 @@ def validate(spec: RunSpec) -> tuple[RunSpec, list[str]]:
     t = spec.train
     train = TrainSpec(
         learning_rate=float(_clamp(float(t.learning_rate), *LEARNING_RATE_RANGE, "Learning rate", notes)),
-        batch_size=int(_clamp(int(t.batch_size), 1, data.num_train, "Batch size", notes)),
+        batch_size=_whole(t.batch_size, 1, data.num_train, "Batch size", notes),
         optimizer=_choice(t.optimizer, OPTIMIZERS, t0.optimizer, "Optimizer", notes),
         momentum=float(_clamp(float(t.momentum), *MOMENTUM_RANGE, "Momentum", notes)),
         nesterov=bool(t.nesterov),
