@@ -13,6 +13,7 @@ worker that died. This module does not import torch: the Streamlit server never 
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing as mp
 import os
 import queue
@@ -271,6 +272,9 @@ class JobManager:
         self._errors: dict[str, str] = {}
         self._seen: dict[str, float] = {}
         self._closed = threading.Event()
+        # At interpreter exit multiprocessing terminates the workers; the reaper must not
+        # mistake that for a crash and start new ones (atexit runs this before that cleanup).
+        atexit.register(self._closed.set)
         self._workers = [self._start_worker() for _ in range(workers)]
         threading.Thread(target=self._reap, args=(reap_every_s,), daemon=True, name="playground-reaper").start()
 
@@ -370,7 +374,7 @@ class JobManager:
             for job_id in stale:
                 self.close(job_id)
             for index, worker in enumerate(self._workers):
-                if not worker.process.is_alive():
+                if not worker.process.is_alive() and not self._closed.is_set():
                     self._restart(index)
 
     def _restart(self, index: int) -> None:
