@@ -29,7 +29,7 @@ MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics, as in pytorch/examples
 LOG_EVERY = 20  # batches per point of the live training curve
 MAX_MISTAKES = 24
 MAX_MAPS = 16  # feature maps shown per conv layer
-EVAL_BATCH = 1000
+EVAL_BATCH = 128  # larger batches run slower on CPU here (conv outputs outgrow the cache)
 _ACTIVATION_TYPES = tuple(ACTIVATION_MODULES.values())
 
 DIVERGED_MESSAGE = (
