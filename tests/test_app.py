@@ -10,6 +10,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from playground.sharelink import encode
+from playground.ui.transport import DEBOUNCE_S
 from tests.conftest import ROOT
 from playground.spec import RunSpec
 
@@ -87,6 +88,7 @@ def test_play_trains_and_pause_stops():
     at.button(key="play").click().run()
     assert session(at).playing
     rerun_until(at, lambda a: epoch(a) >= 5)
+    time.sleep(DEBOUNCE_S)  # two clicks closer than this count as one (see transport.py)
     at.button(key="play").click().run()
     assert not session(at).playing
     rerun_until(at, lambda a: _latest(a) is not None and not _latest(a).playing)
@@ -110,6 +112,18 @@ def test_changing_architecture_resets_and_updates_the_link():
     assert [layer.activation for layer in session(at).spec.layers] == ["tanh", "relu", "tanh"]
     rerun_until(at, lambda a: _latest(a) is not None and len(_latest(a).weights) == 4)
     assert _latest(at).weights[0].shape == (7, 2)
+
+
+def test_an_echoed_click_does_not_undo_play():
+    """Streamlit can deliver one click twice in quick succession while a fragment reruns."""
+    at = open_app()
+    at.button(key="play").click().run()
+    at.button(key="play").click().run()  # the echo, within the debounce window
+    assert session(at).playing
+    rerun_until(at, lambda a: epoch(a) >= 1)
+    time.sleep(DEBOUNCE_S)
+    at.button(key="play").click().run()
+    assert not session(at).playing
 
 
 def test_learning_rate_changes_live_without_reset():

@@ -38,6 +38,7 @@ class PageSession:
     widgets_stale: bool = True  # widgets must be (re)filled from the spec on the next run
     reset_reason: str | None = None
     drawing_id: int = 0  # Images: the last drawing sent to the job
+    last_clicks: dict[str, float] = field(default_factory=dict)  # transport buttons, for debouncing
 
     def ensure_job(self, manager: JobManager, buildable: bool = True) -> str | None:
         """Make sure a job exists for this session; returns a note if an old one was gone."""

@@ -6,24 +6,46 @@ play button's label follows the job (a run that diverged or finished shows Play 
 
 from __future__ import annotations
 
+import time
+
 import streamlit as st
 
 from ..jobs import JobManager, Pause, Play, Step
 from .session import PageSession
 
 
+DEBOUNCE_S = 0.25
+
+
+def _first_click(session: PageSession, button: str) -> bool:
+    """False for the echo of a click already handled.
+
+    While a fragment reruns on a timer, Streamlit can deliver one click's trigger in two
+    consecutive runs, 50-150 ms apart (measured in Chromium); a toggle would then undo itself.
+    """
+    now = time.monotonic()
+    last = session.last_clicks.get(button, -1.0)
+    session.last_clicks[button] = now
+    return now - last >= DEBOUNCE_S
+
+
 def _toggle_play(session: PageSession, manager: JobManager) -> None:
+    if not _first_click(session, "play"):
+        return
     session.playing = not session.playing
     manager.send(Play(session.job_id) if session.playing else Pause(session.job_id))
 
 
 def _step(session: PageSession, manager: JobManager) -> None:
+    if not _first_click(session, "step"):
+        return
     session.playing = False
     manager.send(Step(session.job_id))
 
 
 def _reset(session: PageSession, manager: JobManager) -> None:
-    session.reset(manager)
+    if _first_click(session, "reset"):
+        session.reset(manager)
 
 
 def transport_bar(session: PageSession, manager: JobManager, snap, enabled: bool = True):
