@@ -25,14 +25,19 @@ from ..images.figures import (
 from ..jobs import Probe
 from ..snapshot import ImageSnapshot
 from .session import PageSession, job_manager, keep_session_alive
-from .transport import transport_bar
+from .transport import live_run_completed, transport_bar
 
 _CONFIG = {"displayModeBar": False}
 
 
 def live_view(session: PageSession, buildable: bool) -> None:
     interval = max(0.5, job_manager().refresh_interval())
-    st.fragment(run_every=interval)(_live)(session, buildable)
+    st.fragment(run_every=interval)(_live_run)(session, buildable)
+
+
+def _live_run(session: PageSession, buildable: bool) -> None:
+    _live(session, buildable)
+    live_run_completed(session)  # not reached when the run is interrupted
 
 
 def _eta(seconds: float | None) -> str:

@@ -19,7 +19,7 @@ from ..netdiagram import network_html
 from ..snapshot import Snapshot
 from ..spec import DataSpec, RunSpec
 from .session import PageSession, job_manager, keep_session_alive
-from .transport import transport_bar
+from .transport import live_run_completed, transport_bar
 
 _PLOTLY_CONFIG = {"displayModeBar": False}
 
@@ -39,7 +39,12 @@ def _metric(label: str, value: float | None, digits: int = 3) -> str:
 def live_view(session: PageSession) -> None:
     """Draw the live part now and every refresh interval."""
     manager = job_manager()
-    st.fragment(run_every=manager.refresh_interval())(_live)(session)
+    st.fragment(run_every=manager.refresh_interval())(_live_run)(session)
+
+
+def _live_run(session: PageSession) -> None:
+    _live(session)
+    live_run_completed(session)  # not reached when the run is interrupted
 
 
 def _live(session: PageSession) -> None:

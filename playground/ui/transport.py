@@ -20,13 +20,24 @@ DEBOUNCE_S = 0.25
 def _first_click(session: PageSession, button: str) -> bool:
     """False for the echo of a click already handled.
 
-    While a fragment reruns on a timer, Streamlit can deliver one click's trigger in two
-    consecutive runs, 50-150 ms apart (measured in Chromium); a toggle would then undo itself.
+    While a fragment reruns on a timer, Streamlit can deliver one click's trigger again in the
+    next run (50-150 ms later, seen in Chromium, more under load); a toggle would undo itself.
+    A real second click needs the person to have seen the redrawn page: so a click counts only
+    once the run that handled the previous one has completed (`live_run_completed`), and not
+    within DEBOUNCE_S of it.
     """
     now = time.monotonic()
     last = session.last_clicks.get(button, -1.0)
+    if button in session.unseen_clicks or now - last < DEBOUNCE_S:
+        return False
     session.last_clicks[button] = now
-    return now - last >= DEBOUNCE_S
+    session.unseen_clicks.add(button)
+    return True
+
+
+def live_run_completed(session: PageSession) -> None:
+    """Call at the very end of a live fragment run: what it drew is now on the screen."""
+    session.unseen_clicks.clear()
 
 
 def _toggle_play(session: PageSession, manager: JobManager) -> None:
