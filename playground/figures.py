@@ -51,7 +51,7 @@ def boundary_figure(
     for name, points, labels, outline in sets:
         values = labels * 2 - 1 if classify else labels
         fig.add_trace(
-            go.Scattergl(
+            go.Scatter(  # SVG: a WebGL context per redraw costs far more for a few hundred points
                 x=points[:, 0],
                 y=points[:, 1],
                 mode="markers",
