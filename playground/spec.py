@@ -111,7 +111,8 @@ def default_loss(problem: str) -> str:
     return "bce" if problem == "classification" else "mse"
 
 
-def _clamp(value, lo, hi, label: str, notes: list[str]):
+def clamp(value, lo, hi, label: str, notes: list[str]):
+    """value within [lo, hi]; a note says what was changed (shared with the Images spec)."""
     if isinstance(value, float) and not math.isfinite(value):
         notes.append(f"{label}: {value} is not a number; using {lo}.")
         return lo
@@ -135,7 +136,7 @@ def _whole(value, lo: int, hi: int, label: str, notes: list[str]) -> int:
     if number != int(number):
         notes.append(f"{label}: {value} is not a whole number; using {round(number)}.")
         number = round(number)
-    return int(_clamp(int(number), lo, hi, label, notes))
+    return int(clamp(int(number), lo, hi, label, notes))
 
 
 def _choice(value: str, allowed: tuple[str, ...], default: str, label: str, notes: list[str]) -> str:
@@ -191,16 +192,16 @@ def validate(spec: RunSpec) -> tuple[RunSpec, list[str]]:
 
     t = spec.train
     train = TrainSpec(
-        learning_rate=float(_clamp(float(t.learning_rate), *LEARNING_RATE_RANGE, "Learning rate", notes)),
+        learning_rate=float(clamp(float(t.learning_rate), *LEARNING_RATE_RANGE, "Learning rate", notes)),
         batch_size=_whole(t.batch_size, 1, data.num_train, "Batch size", notes),
         optimizer=_choice(t.optimizer, OPTIMIZERS, t0.optimizer, "Optimizer", notes),
-        momentum=float(_clamp(float(t.momentum), *MOMENTUM_RANGE, "Momentum", notes)),
+        momentum=float(clamp(float(t.momentum), *MOMENTUM_RANGE, "Momentum", notes)),
         nesterov=bool(t.nesterov),
-        beta1=float(_clamp(float(t.beta1), *BETA_RANGE, "Adam beta1", notes)),
-        beta2=float(_clamp(float(t.beta2), *BETA_RANGE, "Adam beta2", notes)),
-        weight_decay=float(_clamp(float(t.weight_decay), *WEIGHT_DECAY_RANGE, "Weight decay", notes)),
+        beta1=float(clamp(float(t.beta1), *BETA_RANGE, "Adam beta1", notes)),
+        beta2=float(clamp(float(t.beta2), *BETA_RANGE, "Adam beta2", notes)),
+        weight_decay=float(clamp(float(t.weight_decay), *WEIGHT_DECAY_RANGE, "Weight decay", notes)),
         regularization=_choice(t.regularization, REGULARIZATIONS, t0.regularization, "Regularization", notes),
-        regularization_rate=float(_clamp(float(t.regularization_rate), *REG_RATE_RANGE, "Regularization rate", notes)),
+        regularization_rate=float(clamp(float(t.regularization_rate), *REG_RATE_RANGE, "Regularization rate", notes)),
     )
     if train.nesterov and (train.optimizer != "sgd" or train.momentum == 0):
         notes.append("Nesterov needs SGD with momentum above 0; turned off.")

@@ -147,6 +147,24 @@ def chromium_available() -> bool:
     return Path(CHROMIUM).exists()
 
 
+def require_browser() -> None:
+    """Skip the calling test module without Chromium or Playwright; under CI that is a failure."""
+    import pytest
+
+    why = None
+    if not chromium_available():
+        why = f"{CHROMIUM} is missing"
+    else:
+        try:
+            import playwright.sync_api  # noqa: F401
+        except ImportError as exc:
+            why = f"playwright is not importable ({exc})"
+    if why:
+        if "CI" in os.environ:
+            pytest.fail(f"browser tests cannot run under CI: {why}", pytrace=False)
+        pytest.skip(f"browser tests need Chromium and Playwright: {why}", allow_module_level=True)
+
+
 @contextlib.contextmanager
 def chromium(viewport: tuple[int, int] = (1400, 1000)):
     """Headless Debian Chromium in a fresh profile; yields a persistent BrowserContext.

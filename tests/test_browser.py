@@ -18,21 +18,7 @@ from tests import live_app
 pytestmark = pytest.mark.browser
 
 
-def _missing() -> str | None:
-    if not live_app.chromium_available():
-        return f"{live_app.CHROMIUM} is missing"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError as exc:
-        return f"playwright is not importable ({exc})"
-    return None
-
-
-_why = _missing()
-if _why:
-    if "CI" in os.environ:
-        pytest.fail(f"browser tests cannot run under CI: {_why}", pytrace=False)
-    pytest.skip(f"browser tests need Chromium and Playwright: {_why}", allow_module_level=True)
+live_app.require_browser()
 
 from playwright.sync_api import Page, expect
 

@@ -7,126 +7,35 @@ generous deadlines: the machine is shared, so nothing here depends on how fast i
 
 from __future__ import annotations
 
-import contextlib
-import os
 import re
-import shutil
-import signal
-import socket
-import subprocess
-import tempfile
 import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import ROOT
+from tests import live_app
+from tests.live_app import visible
 
 pytestmark = pytest.mark.browser
+live_app.require_browser()
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run"]
-START_S = 120  # the app answering /_stcore/health
+from playwright.sync_api import Page  # noqa: E402
+
 LOAD_MS = 90_000  # the page's first run
 TRAIN_MS = 240_000  # the first points of the training curve (seed CNN, one worker, busy CPUs)
 PREDICT_MS = 90_000
 
 
-def _missing() -> str | None:
-    if not Path(CHROMIUM).exists():
-        return f"{CHROMIUM} is missing"
-    try:
-        import playwright.sync_api  # noqa: F401
-    except ImportError as exc:
-        return f"playwright is not importable ({exc})"
-    return None
-
-
-_why = _missing()
-if _why:
-    if os.environ.get("CI"):
-        pytest.fail(f"browser tests cannot run under CI: {_why}", pytrace=False)
-    pytest.skip(f"browser tests need Chromium and Playwright: {_why}", allow_module_level=True)
-
-from playwright.sync_api import Page, sync_playwright
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url():
-    """`streamlit run app.py` in its own process group; its log is shown if it does not come up."""
-    port = _free_port()
-    streamlit = ROOT / ".venv" / "bin" / "streamlit"
-    command = [str(streamlit) if streamlit.exists() else "streamlit", "run", "app.py", "--server.port", str(port),
-               "--server.headless", "true", "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false",
-               "--server.fileWatcherType", "none"]
-    with tempfile.NamedTemporaryFile(prefix="playground-images-app-", suffix=".log") as log:
-        proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "PYTHONUNBUFFERED": "1"})
-        try:
-            _wait_healthy(proc, f"http://127.0.0.1:{port}/", Path(log.name))
-            yield f"http://127.0.0.1:{port}/"
-        finally:
-            _stop(proc)
-
-
-def _wait_healthy(proc: subprocess.Popen, url: str, log: Path) -> None:
-    deadline = time.monotonic() + START_S
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"the app exited with {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            with urllib.request.urlopen(url + "_stcore/health", timeout=2) as response:
-                if response.read().strip() == b"ok":
-                    return
-        except (urllib.error.URLError, OSError):
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"no health answer in {START_S} s:\n{log.read_text()[-3000:]}")
-        time.sleep(0.3)
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    """SIGTERM the app's process group, then SIGKILL what is left of it (its worker processes too)."""
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGTERM)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=15)
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(proc.pid, signal.SIGKILL)
-    with contextlib.suppress(subprocess.TimeoutExpired):
-        proc.wait(timeout=5)
+    with live_app.running_app(timeout_s=120) as app:
+        yield app.url
 
 
 @pytest.fixture(scope="module")
 def browser():
-    profile = tempfile.mkdtemp(prefix="playground-images-chromium-")
-    try:
-        with sync_playwright() as pw:
-            context = pw.chromium.launch_persistent_context(
-                profile, executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS,
-                viewport={"width": 1400, "height": 1000},
-            )
-            try:
-                yield context
-            finally:
-                context.close()
-    finally:
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-def visible(page: Page, selector: str):
-    """Streamlit keeps hidden stale copies of keyed elements while a fragment reruns: take the visible one."""
-    return page.locator(f"{selector} >> visible=true").first
+    with live_app.chromium() as context:
+        yield context
 
 
 # Trace names and point counts of the visible Plotly chart inside a keyed container (decoded data).

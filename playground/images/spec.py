@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..spec import ACTIVATIONS, OPTIMIZERS
+from ..spec import ACTIVATIONS, OPTIMIZERS, clamp as _clamp
 
 LAYER_KINDS = ("conv", "maxpool", "avgpool", "flatten", "dense", "dropout", "batchnorm")
 SCHEDULES = ("none", "step", "cosine")
@@ -112,17 +112,6 @@ class ImageSpec:
 
     def structure(self) -> tuple:
         return (self.layers, self.data, self.seed)
-
-
-def _clamp(value, lo, hi, label: str, notes: list[str]):
-    if isinstance(value, float) and not math.isfinite(value):
-        notes.append(f"{label}: {value} is not a number; using {lo}.")
-        return lo
-    if value < lo or value > hi:
-        new = min(max(value, lo), hi)
-        notes.append(f"{label}: {value} is outside {lo}–{hi}; using {new}.")
-        return new
-    return value
 
 
 def validate(spec: ImageSpec) -> tuple[ImageSpec, list[str]]:
