@@ -33,6 +33,7 @@ from .spec import RunSpec, TrainSpec
 SLICE_S = 0.02  # a playing job trains this long before the worker looks at its queue again
 CHUNK_S = 0.002  # steps are run in chunks of about this long
 DEFAULT_TTL_S = 20.0  # a job nobody looked at for this long is closed
+WORKER_NICENESS = 10
 
 
 # ---- commands -------------------------------------------------------------------------------
@@ -131,6 +132,9 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
     `image_threads` (this worker's share of the cores) while such a job has the CPU."""
     import torch
 
+    # Training is background work: the server (and, on a teacher's laptop, the browsers) must
+    # stay responsive, so a worker yields the CPU to them whenever they need it.
+    os.nice(WORKER_NICENESS)
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
     from .images.trainer import ImageTrainer
