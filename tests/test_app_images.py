@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import json
 import re
-import time
 
 from streamlit.testing.v1 import AppTest
 
 from playground.images.spec import ImageSpec
 from playground.sharelink import encode_image
 from tests.conftest import ROOT
+from tests.test_app import rerun_until
 
 TIMEOUT = 60
 TRAIN_DEADLINE = 240  # one epoch of a small CNN on a busy 2-core machine, with room to spare
@@ -39,17 +39,6 @@ def latest(at: AppTest):
 
     job_id = session(at).job_id
     return job_manager().latest(job_id) if job_id else None
-
-
-def rerun_until(at: AppTest, condition, deadline_s: float = TIMEOUT):
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        at.run()
-        assert not at.exception, [e.value for e in at.exception]
-        if condition(at):
-            return
-        time.sleep(0.25)
-    raise AssertionError("condition not met before the deadline")
 
 
 def param(at: AppTest, name: str) -> str:
