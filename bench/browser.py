@@ -58,6 +58,24 @@ PROBE_JS = """() => {
         }
         return null;
     };
+    const watched = new WeakSet();  // documents with our observer
+    const plot = (key) => {  // the chart drawn in place, or inside the live-chart iframe
+        const container = live('.st-key-' + key);
+        if (!container) return null;
+        const direct = container.querySelector('.js-plotly-plot');
+        if (direct) return direct;
+        for (const frame of container.querySelectorAll('iframe')) {
+            const doc = frame.contentDocument;
+            if (!doc) continue;
+            if (!watched.has(doc) && doc.body) {  // redraws inside the iframe do not touch our DOM
+                watched.add(doc);
+                new MutationObserver(check).observe(doc.body, {subtree: true, childList: true, attributes: true});
+            }
+            const gd = doc.querySelector('.js-plotly-plot');
+            if (gd) return gd;
+        }
+        return null;
+    };
     const signature = (v) => {
         if (v == null) return 0;
         const text = v.bdata || Array.prototype.join.call(v, ',');
@@ -67,7 +85,7 @@ PROBE_JS = """() => {
     };
     const b = window.__bench = {epochs: [], refreshes: [], clicks: [], labels: [],
                                 lastEpoch: null, lastZ: null, lastSig: null, lastLabel: null};
-    const check = () => {
+    function check() {
         const now = performance.now();
         const el = live('.st-key-epoch');
         if (el) {
@@ -81,14 +99,14 @@ PROBE_JS = """() => {
         const text = button ? button.textContent.trim() : '';
         const word = text.endsWith('Pause') ? 'Pause' : text.endsWith('Play') ? 'Play' : null;
         if (word && word !== b.lastLabel) { b.lastLabel = word; b.labels.push([now, word]); }
-        const gd = live('.st-key-boundary-chart .js-plotly-plot');
+        const gd = plot('boundary-chart');
         const heat = gd && gd.data && gd.data.find(t => t.type === 'heatmap');
         if (heat && heat.z !== b.lastZ) {
             b.lastZ = heat.z;
             const sig = signature(heat.z);
             if (sig !== b.lastSig) { b.lastSig = sig; b.refreshes.push(now); }
         }
-    };
+    }
     new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
     document.addEventListener('click', (ev) => {
         if (ev.target.closest && ev.target.closest('.st-key-play')) b.clicks.push(performance.now());
@@ -308,7 +326,7 @@ def measure_pause_latency(context, app_url: str, pauses: int) -> dict:
                     lost += [f"try {j + 1}: not run, the page could not be paused" for j in range(i + 1, pauses)]
                     break
         errors = exceptions(page) + [text for _, p in others for text in exceptions(p)]
-        charts = page.locator(".st-key-boundary-chart .js-plotly-plot >> visible=true").count()
+        charts = page.evaluate("() => {" + live_app.VISIBLE_JS + " return window.__pgPlot('boundary-chart') ? 1 : 0; }")
         if not charts:
             log("the boundary chart is not visible on the measured page at the end of the pause tries")
         page.screenshot(path="/tmp/bench-browser-pause.png")

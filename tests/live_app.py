@@ -210,6 +210,19 @@ window.__pgVisible = window.__pgVisible || function (selector, root) {
         if (el.checkVisibility ? el.checkVisibility() : el.offsetParent !== null) return el;
     }
     return null;
+};
+// The Plotly chart inside a keyed container: drawn in place, or inside the live-chart component's
+// iframe (same origin, so its document is readable).
+window.__pgPlot = window.__pgPlot || function (key) {
+    const container = window.__pgVisible('.st-key-' + key);
+    if (!container) return null;
+    const direct = window.__pgVisible('.js-plotly-plot', container);
+    if (direct) return direct;
+    for (const frame of container.querySelectorAll('iframe')) {
+        const gd = frame.contentDocument && frame.contentDocument.querySelector('.js-plotly-plot');
+        if (gd) return gd;
+    }
+    return null;
 };"""
 
 # One round trip that reads the epoch counter (None while it is being redrawn).

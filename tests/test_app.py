@@ -4,11 +4,16 @@ AppTest never fires `run_every`, so tests rerun the script until the background 
 The jobs run in the real worker pool (one spawned worker for the whole test process).
 """
 
+import base64
+import json
 import time
+
+import numpy as np
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from playground.data.toy import make_data
 from playground.sharelink import encode
 from playground.ui.transport import DEBOUNCE_S
 from tests.conftest import ROOT
@@ -50,6 +55,28 @@ def epoch(at: AppTest) -> int:
     return snap.epoch if snap else -1
 
 
+def plotly_array(value) -> np.ndarray:
+    """A data array of a Plotly figure's JSON: a list, or a typed array {dtype, bdata[, shape]}."""
+    if isinstance(value, dict):
+        return np.frombuffer(base64.b64decode(value["bdata"]), dtype=np.dtype(value["dtype"]))
+    return np.asarray(value)
+
+
+def snap_grid_size(at: AppTest) -> int:
+    return _latest(at).boundary.size
+
+
+def live_figures(at: AppTest) -> dict[str, dict]:
+    """The Plotly figures the page's live charts (playground.ui.live_chart) were given, by key."""
+    figures = {}
+    for element in at.get("component_instance"):
+        proto = element.proto
+        if proto.component_name.endswith("live_chart"):
+            key = proto.id.split("-", 2)[2]  # "$$ID-<hash>-<user key>"
+            figures[key] = json.loads(json.loads(proto.json_args)["figure"])
+    return figures
+
+
 def _latest(at: AppTest):
     from playground.ui.session import job_manager
 
@@ -65,7 +92,13 @@ def test_default_page_draws_everything_and_writes_the_link():
     assert {k: v[-1] if isinstance(v, list) else v for k, v in at.query_params.items()} == encode(RunSpec())
     code = [c.value for c in at.code]
     assert any("dataset=circle" in c and "networkShape=4,2" in c for c in code), code
-    assert len(at.get("plotly_chart")) == 2
+    figures = live_figures(at)
+    assert sorted(figures) == ["boundary-figure", "loss-figure"]
+    boundary = figures["boundary-figure"]["data"]
+    assert [t["type"] for t in boundary] == ["heatmap", "scatter"]
+    points = make_data(RunSpec().data).x_train
+    np.testing.assert_allclose(plotly_array(boundary[1]["x"]), points[:, 0], rtol=1e-6)  # the training points
+    assert plotly_array(boundary[0]["z"]).size == snap_grid_size(at)
     html = [h.proto.body for h in at.get("html") if "nn-node" in h.proto.body]
     assert html and html[0].count('class="nn-node"') == 2 + 4 + 2 + 1
 

@@ -6,15 +6,16 @@ Jobs run in the real worker pool (one spawned worker for the whole test process)
 
 from __future__ import annotations
 
-import json
 import re
+
+import numpy as np
 
 from streamlit.testing.v1 import AppTest
 
 from playground.images.spec import ImageSpec
 from playground.sharelink import encode_image
 from tests.conftest import ROOT
-from tests.test_app import rerun_until
+from tests.test_app import live_figures, plotly_array, rerun_until
 
 TIMEOUT = 60
 TRAIN_DEADLINE = 240  # one epoch of a small CNN on a busy 2-core machine, with room to spare
@@ -169,10 +170,12 @@ def test_play_trains_and_draws_the_confusion_matrix():
     snap = latest(at)
     assert snap.finished and snap.confusion.sum() == 2000
     assert has_key(at, "confusion-matrix")
-    chart = at.get_by_key("img-confusion")
-    figure = json.loads(chart.proto.spec)
+    figures = live_figures(at)
+    figure = figures["img-confusion"]
     assert figure["data"][0]["type"] == "heatmap"
-    accuracy = json.loads(at.get_by_key("img-accuracy").proto.spec)
+    np.testing.assert_allclose(plotly_array(figure["data"][0]["z"]).reshape(10, 10).sum(1), 1, rtol=1e-5)  # row shares
+    assert sum(int(count) for row in figure["data"][0]["text"] for count in row) == 2000  # every test image
+    accuracy = figures["img-accuracy"]
     assert any(trace.get("name") == "test" for trace in accuracy["data"])
     epoch = at.get_by_key("epoch").markdown[0].value.replace("*", "")
     assert epoch == "Epoch 1"

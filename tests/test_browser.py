@@ -138,7 +138,7 @@ def wait_until_still(page: Page, window_s: float = 1.0, timeout_s: float = 8) ->
 
 
 PLOT_SUMMARY_JS = """(key) => {""" + live_app.VISIBLE_JS + """
-    const gd = window.__pgVisible(`.st-key-${key} .js-plotly-plot`);
+    const gd = window.__pgPlot(key);
     if (!gd || !gd._fullData) return null;
     const size = (v) => {
         if (v == null) return 0;

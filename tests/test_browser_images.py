@@ -39,13 +39,11 @@ def browser():
 
 
 # Trace names and point counts of the visible Plotly chart inside a keyed container (decoded data).
-TRACES_JS = """(key) => {
-    for (const plot of document.querySelectorAll('.st-key-' + key + ' .js-plotly-plot')) {
-        if (!(plot.checkVisibility ? plot.checkVisibility() : plot.offsetParent !== null)) continue;
-        return (plot._fullData || []).map(t => ({name: t.name || '', type: t.type,
-                                               points: (t.x || []).length, rows: (t.z || []).length}));
-    }
-    return null;
+TRACES_JS = """(key) => {""" + live_app.VISIBLE_JS + """
+    const plot = window.__pgPlot(key);
+    if (!plot) return null;
+    return (plot._fullData || []).map(t => ({name: t.name || '', type: t.type,
+                                           points: (t.x || []).length, rows: (t.z || []).length}));
 }"""
 
 

@@ -24,6 +24,7 @@ from ..images.figures import (
 )
 from ..jobs import Probe
 from ..snapshot import ImageSnapshot
+from .live_chart import live_chart
 from .session import PageSession, job_manager, keep_session_alive
 from .transport import live_run_completed, transport_bar
 
@@ -77,17 +78,17 @@ def _live(session: PageSession, buildable: bool) -> None:
 
     left, right = st.columns(2)
     with left.container(key="accuracy-chart"):
-        st.plotly_chart(accuracy_figure(snap), key="img-accuracy", config=_CONFIG)
+        live_chart(accuracy_figure(snap), key="img-accuracy", config=_CONFIG)
     with right:
-        st.plotly_chart(loss_figure(snap), key="img-loss", config=_CONFIG)
+        live_chart(loss_figure(snap), key="img-loss", config=_CONFIG)
 
     st.markdown("##### What it learned")
     left, right = st.columns(2)
     if snap.confusion is not None:
         with left.container(key="confusion-matrix"):
-            st.plotly_chart(confusion_figure(snap.confusion), key="img-confusion", config=_CONFIG)
+            live_chart(confusion_figure(snap.confusion), key="img-confusion", config=_CONFIG)
         with right:
-            st.plotly_chart(per_class_figure(snap.confusion), key="img-per-class", config=_CONFIG)
+            live_chart(per_class_figure(snap.confusion), key="img-per-class", config=_CONFIG)
     _mistakes(snap, session)
     _filters_and_maps(snap, session)
 
@@ -166,4 +167,4 @@ def _prediction(session: PageSession) -> None:
         probabilities = np.asarray(snap.prediction)
         best = int(probabilities.argmax())
         st.markdown(f"I think it is a **{best}** ({probabilities[best] * 100:.0f}%)")
-        st.plotly_chart(prediction_figure(probabilities), key="img-prediction", config=_CONFIG)
+        live_chart(prediction_figure(probabilities), key="img-prediction", config=_CONFIG)

@@ -18,6 +18,7 @@ from ..figures import boundary_figure, loss_figure
 from ..netdiagram import network_html
 from ..snapshot import Snapshot
 from ..spec import DataSpec, RunSpec
+from .live_chart import live_chart
 from .session import PageSession, job_manager, keep_session_alive
 from .transport import live_run_completed, transport_bar
 
@@ -82,7 +83,7 @@ def _live(session: PageSession) -> None:
             _draw_boundary(snap, spec)
         with st.container(key="loss-chart"):
             if snap is not None:
-                st.plotly_chart(loss_figure(snap.history), key="loss-figure", config=_PLOTLY_CONFIG)
+                live_chart(loss_figure(snap.history), key="loss-figure", config=_PLOTLY_CONFIG)
 
 
 def _draw_network(snap: Snapshot, spec: RunSpec) -> None:
@@ -105,4 +106,4 @@ def _draw_boundary(snap: Snapshot | None, spec: RunSpec) -> None:
         classify=classify,
         discretize=spec.view.discretize,
     )
-    st.plotly_chart(fig, key="boundary-figure", config=_PLOTLY_CONFIG)
+    live_chart(fig, key="boundary-figure", config=_PLOTLY_CONFIG)
