@@ -118,6 +118,7 @@ class _Job:
     playing: bool = False
     step_target: int | None = None  # for Step: train until this epoch, then stop
     seq: int = 0
+    acked: int = 0  # the number of the last command handled for this job
     published: float = 0.0
     dirty: bool = True
     chunk: int = 1
@@ -145,7 +146,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
     def make_trainer(spec):
         return ImageTrainer(spec) if isinstance(spec, ImageSpec) else Trainer(spec)
 
-    def handle(cmd) -> bool:
+    def handle(number: int, cmd) -> bool:
         job = jobs.get(cmd.job_id)
         if isinstance(cmd, _Shutdown):
             return False
@@ -177,13 +178,14 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
             return True
         if cmd.job_id in jobs:
             jobs[cmd.job_id].dirty = True
+            jobs[cmd.job_id].acked = number
         return True
 
     def publish(job_id: str, job: _Job, share: int) -> None:
         trainer = job.trainer
         snap: Snapshot | ImageSnapshot = trainer.snapshot(share) if isinstance(trainer, ImageTrainer) else trainer.snapshot()
         job.seq += 1
-        snap.job_id, snap.seq, snap.spec_version = job_id, job.seq, job.version
+        snap.job_id, snap.seq, snap.spec_version, snap.acked = job_id, job.seq, job.version, job.acked
         snap.playing = job.busy
         results.put(("snapshot", job_id, snap))
         job.published, job.dirty = time.monotonic(), False
@@ -209,26 +211,40 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
                 job.playing, job.step_target, job.dirty = False, None, True
                 return
 
-    running = True
-    while running:
-        busy = any(j.busy for j in jobs.values())
+    def drain(block: bool) -> bool:
+        """Handle every queued command (waiting for one if `block`); False on shutdown."""
         try:
-            cmd = commands.get(block=not busy)
+            number, cmd = commands.get(block=block)
             while True:
-                running = handle(cmd) and running
-                cmd = commands.get_nowait()
+                if not handle(number, cmd):
+                    return False
+                number, cmd = commands.get_nowait()
         except queue.Empty:
-            pass
-        if not running:
-            break
-        active = [(k, j) for k, j in jobs.items() if j.busy]
-        for _, job in active:
-            train_slice(job)
-        interval = publish_interval(len(active))
+            return True
+
+    def publish_due(share: int, all_due: bool) -> None:
+        """Publish changed jobs now (a command's answer); with `all_due`, playing jobs on schedule."""
+        interval = publish_interval(share)
         now = time.monotonic()
-        for job_id, job in jobs.items():
-            if job.dirty or (job.busy and now - job.published >= interval):
-                publish(job_id, job, max(1, len(active)))
+        for job_id, job in list(jobs.items()):
+            if job.dirty or (all_due and job.busy and now - job.published >= interval):
+                publish(job_id, job, max(1, share))
+
+    # Commands are looked at between every job's slice, and answered at once: a Pause reaches
+    # its job after at most one slice of another job, and its snapshot is on its way right then.
+    while drain(block=not any(j.busy for j in jobs.values())):
+        active = [(k, j) for k, j in jobs.items() if j.busy]
+        shutdown = False
+        for job_id, job in active:
+            if jobs.get(job_id) is job and job.busy:
+                train_slice(job)
+            if not drain(block=False):
+                shutdown = True
+                break
+            publish_due(len(active), all_due=False)
+        if shutdown:
+            break
+        publish_due(len(active), all_due=True)
 
 
 # ---- the server side ----------------------------------------------------------------------------
@@ -271,6 +287,8 @@ class JobManager:
         self._ctx = mp.get_context("spawn")
         self._image_threads = max(1, (os.cpu_count() or 1) // workers)
         self._lock = threading.Lock()
+        self._answered = threading.Condition(self._lock)  # notified on every new snapshot
+        self._numbers: dict[str, int] = {}  # job id -> number of the last command sent
         self._where: dict[str, int] = {}  # job id -> worker index
         self._latest: dict[str, Snapshot] = {}
         self._errors: dict[str, str] = {}
@@ -297,21 +315,38 @@ class JobManager:
         self.send(Reset(job_id, spec, version))
         return job_id
 
-    def send(self, command: Command) -> bool:
-        """Deliver a command; False if the job is unknown (closed, or its worker died)."""
+    def send(self, command: Command, wait_s: float = 0.0) -> bool:
+        """Deliver a command; False if the job is unknown (closed, or its worker died).
+
+        With `wait_s`, also wait up to that long for the job's answer: a snapshot taken after the
+        command was handled (so a page that redraws right after a Pause shows where it stopped).
+        """
         with self._lock:
             index = self._where.get(command.job_id)
             if index is None:
                 return False
             worker = self._workers[index]
+            number = self._numbers.get(command.job_id, 0) + 1
             if isinstance(command, Close):
                 self._forget(command.job_id)
             else:
+                self._numbers[command.job_id] = number
                 self._seen[command.job_id] = time.monotonic()
                 if isinstance(command, Reset):
                     self._errors.pop(command.job_id, None)
-        worker.commands.put(command)
+        worker.commands.put((number, command))
+        if wait_s > 0 and not isinstance(command, Close):
+            self.wait_answered(command.job_id, number, wait_s)
         return True
+
+    def wait_answered(self, job_id: str, number: int, timeout_s: float) -> bool:
+        """Wait until the job's latest snapshot answers command `number`; False on timeout."""
+        def answered() -> bool:
+            snap = self._latest.get(job_id)
+            return job_id not in self._where or (snap is not None and snap.acked >= number)
+
+        with self._answered:
+            return self._answered.wait_for(answered, timeout_s) and job_id in self._where
 
     def close(self, job_id: str) -> None:
         self.send(Close(job_id))
@@ -367,6 +402,7 @@ class JobManager:
                     old = self._latest.get(job_id)
                     if old is None or payload.seq > old.seq or payload.spec_version != old.spec_version:
                         self._latest[job_id] = payload
+                        self._answered.notify_all()
                 elif kind == "error":
                     self._errors[job_id] = payload
 
@@ -392,13 +428,14 @@ class JobManager:
 
     def _forget(self, job_id: str) -> None:
         """Drop every trace of a job on the server side (call with the lock held)."""
-        for table in (self._where, self._seen, self._latest, self._errors):
+        for table in (self._where, self._seen, self._latest, self._errors, self._numbers):
             table.pop(job_id, None)
+        self._answered.notify_all()  # nobody waits for a closed job's answer
 
     def shutdown(self) -> None:
         self._closed.set()
         for worker in self._workers:
-            worker.commands.put(_Shutdown())
+            worker.commands.put((0, _Shutdown()))
         for worker in self._workers:
             worker.process.join(timeout=5)
             if worker.process.is_alive():

@@ -40,6 +40,7 @@ class Snapshot:
     job_id: str = ""
     seq: int = 0
     spec_version: int = 0
+    acked: int = 0  # the last command (by its number) the job had handled when this was taken
     playing: bool = False
     notes: list[str] = field(default_factory=list)
 
@@ -69,4 +70,5 @@ class ImageSnapshot:
     job_id: str = ""
     seq: int = 0
     spec_version: int = 0
+    acked: int = 0
     playing: bool = False

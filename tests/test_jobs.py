@@ -104,6 +104,32 @@ def test_play_then_pause(manager):
     manager.close(job_id)
 
 
+def test_a_pause_that_waits_returns_with_the_stopped_network_in_hand(manager):
+    """Among other playing jobs, `send(..., wait_s)` returns once the job's answer has arrived:
+    the latest snapshot is then the paused one, and no later snapshot moves the epoch."""
+    others = [open_job(manager, version=v)[0] for v in (2, 3)]
+    job_id, _ = open_job(manager)
+    for other in others:
+        manager.send(Play(other))
+    manager.send(Play(job_id))
+    wait_for(manager, job_id, lambda s: s.playing and s.epoch > 2, "training")
+    assert manager.send(Pause(job_id), wait_s=DEADLINE_S)
+    answer = manager.latest(job_id)
+    assert not answer.playing and answer.acked == 3  # Reset (open), Play, Pause
+    time.sleep(0.5)
+    assert manager.latest(job_id).epoch == answer.epoch
+    assert manager.latest(others[0]).playing  # the others train on
+    for job in others + [job_id]:
+        manager.close(job)
+
+
+def test_wait_for_an_answer_times_out_without_one(manager):
+    job_id, first = open_job(manager)
+    assert not manager.wait_answered(job_id, first.acked + 5, timeout_s=0.2)  # never sent
+    manager.close(job_id)
+    assert not manager.wait_answered(job_id, 1, timeout_s=0.2)  # closed
+
+
 def test_step_advances_exactly_one_epoch(manager):
     job_id, first = open_job(manager)
     steps_per_epoch = Trainer(SPEC).steps_per_epoch
@@ -197,7 +223,7 @@ def _probe_worker_knows(manager: JobManager, job_id: str) -> bool:
     """
     with manager._lock:
         manager._where[job_id] = 0  # accept snapshots for the id again
-    manager._workers[0].commands.put(Update(job_id, SPEC.train, version=PROBE_VERSION))
+    manager._workers[0].commands.put((0, Update(job_id, SPEC.train, version=PROBE_VERSION)))
     marker, _ = open_job(manager)
     answer = manager.latest(job_id)
     manager.close(job_id)

@@ -14,6 +14,12 @@ import streamlit as st
 from ..jobs import JobManager, Pause, Reset, Update
 
 
+# How long a button's handler waits for the job to answer a Pause or Reset, so the redraw right
+# after the click already shows the stopped (or fresh) network. The job answers within one
+# training slice; the bound only matters when the machine is overloaded.
+ANSWER_WAIT_S = 0.3
+
+
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
     """One worker pool per server, shared by every session."""
@@ -67,14 +73,14 @@ class PageSession:
             changed = [names[i] for i, (a, b) in enumerate(zip(old.structure(), new.structure())) if a != b]
             self.reset_reason = f"The {' and '.join(changed) or 'network'} changed, so the network was reset."
             self.playing, self.job_stale = False, False
-            manager.send(Reset(self.job_id, new, self.version))
+            manager.send(Reset(self.job_id, new, self.version), wait_s=ANSWER_WAIT_S)
         elif new.train != old.train:
             manager.send(Update(self.job_id, new.train, self.version))
 
     def reset(self, manager: JobManager) -> None:
         self.version += 1
         self.playing = False
-        manager.send(Reset(self.job_id, self.spec, self.version))
+        manager.send(Reset(self.job_id, self.spec, self.version), wait_s=ANSWER_WAIT_S)
 
     def load(self, spec, notes: list[str], manager: JobManager, buildable: bool = True) -> None:
         """Replace everything with a linked setup (an imported link, a preset): fresh network."""

@@ -11,7 +11,7 @@ import time
 import streamlit as st
 
 from ..jobs import JobManager, Pause, Play, Step
-from .session import PageSession
+from .session import ANSWER_WAIT_S, PageSession
 
 
 DEBOUNCE_S = 0.25
@@ -44,7 +44,10 @@ def _toggle_play(session: PageSession, manager: JobManager) -> None:
     if not _first_click(session, "play"):
         return
     session.playing = not session.playing
-    manager.send(Play(session.job_id) if session.playing else Pause(session.job_id))
+    if session.playing:
+        manager.send(Play(session.job_id))
+    else:
+        manager.send(Pause(session.job_id), wait_s=ANSWER_WAIT_S)
 
 
 def _step(session: PageSession, manager: JobManager) -> None:
