@@ -6,9 +6,9 @@ measures, all from what the page shows:
   a. epochs/s on the default circle link (4,2 tanh, batch 10) while training and redrawing:
      press play, 3 s warm-up, then the `epoch` counter's rise over 10 s;
   b. the same for spiral, six layers of 8, all 7 features (tanh, batch 10, SGD lr 0.03);
-  c. boundary-chart refreshes per second over the circle window: how often the chart's Plotly
-     heatmap got new values (a MutationObserver on the page checks the chart's data after every
-     DOM change, so a busy page cannot hide or double-count a redraw);
+  c. boundary-chart refreshes per second over the circle window: how often the chart's picture
+     of the network's output changed (MutationObservers on the page and inside the chart's frame
+     check it after every DOM change, so a busy page cannot hide or double-count a redraw);
   d. pause latency while four other sessions (separate browser contexts) train: press play, wait,
      click pause, and take the time from the click to the last change of the epoch counter;
      repeated; p95. A click that does not pause (the label goes back to Pause, or the counter is
@@ -76,15 +76,8 @@ PROBE_JS = """() => {
         }
         return null;
     };
-    const signature = (v) => {
-        if (v == null) return 0;
-        const text = v.bdata || Array.prototype.join.call(v, ',');
-        let h = text.length;
-        for (let i = 0; i < text.length; i++) h = (h * 31 + text.charCodeAt(i)) | 0;
-        return h;
-    };
     const b = window.__bench = {epochs: [], refreshes: [], clicks: [], labels: [],
-                                lastEpoch: null, lastZ: null, lastSig: null, lastLabel: null};
+                                lastEpoch: null, lastSource: null, lastLabel: null};
     function check() {
         const now = performance.now();
         const el = live('.st-key-epoch');
@@ -100,12 +93,9 @@ PROBE_JS = """() => {
         const word = text.endsWith('Pause') ? 'Pause' : text.endsWith('Play') ? 'Play' : null;
         if (word && word !== b.lastLabel) { b.lastLabel = word; b.labels.push([now, word]); }
         const gd = plot('boundary-chart');
-        const heat = gd && gd.data && gd.data.find(t => t.type === 'heatmap');
-        if (heat && heat.z !== b.lastZ) {
-            b.lastZ = heat.z;
-            const sig = signature(heat.z);
-            if (sig !== b.lastSig) { b.lastSig = sig; b.refreshes.push(now); }
-        }
+        const picture = gd && gd.layout && gd.layout.images && gd.layout.images[0];  // the output, as a PNG
+        const source = picture ? picture.source : null;
+        if (source && source !== b.lastSource) { b.lastSource = source; b.refreshes.push(now); }
     }
     new MutationObserver(check).observe(document.body, {subtree: true, childList: true, characterData: true});
     document.addEventListener('click', (ev) => {

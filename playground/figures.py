@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .colors import PLOTLY_SCALE
+from .imaging import grid_picture
 from .data.toy import DOMAIN
 from .snapshot import History
 
@@ -31,19 +32,25 @@ def boundary_figure(
     classify: bool = True,
     discretize: bool = False,
 ) -> go.Figure:
-    """The output heatmap over the input square with the data points on top."""
-    axis = np.linspace(-DOMAIN, DOMAIN, boundary.shape[0])
-    fig = go.Figure(
-        go.Heatmap(
-            z=output_values(boundary, classify, discretize).astype(np.float32),
-            x=axis,
-            y=axis,
-            zmin=-1,
-            zmax=1,
-            colorscale=PLOTLY_SCALE,
-            showscale=False,
-            hovertemplate="x₁=%{x:.2f}<br>x₂=%{y:.2f}<br>output=%{z:.2f}<extra></extra>",
-        )
+    """The output over the input square as a picture, with the data points on top.
+
+    The output is a PNG behind the axes rather than a heatmap trace: when only the picture
+    changes, Plotly swaps one image instead of recomputing and redrawing every trace, which
+    is what lets the chart follow training several times a second.
+    """
+    grid = boundary.shape[0]
+    half_cell = DOMAIN / (grid - 1)  # grid values sit on cell centres from -DOMAIN to DOMAIN
+    fig = go.Figure()
+    fig.add_layout_image(
+        source=grid_picture(output_values(boundary, classify, discretize)),
+        xref="x",
+        yref="y",
+        x=-DOMAIN - half_cell,
+        y=DOMAIN + half_cell,
+        sizex=2 * (DOMAIN + half_cell),
+        sizey=2 * (DOMAIN + half_cell),
+        sizing="stretch",
+        layer="below",
     )
     sets = [("train", train_points, train_labels, "white")]
     if test_points is not None:
@@ -87,9 +94,9 @@ def loss_figure(history: History) -> go.Figure:
     fig.add_trace(go.Scatter(x=epochs, y=history.test_loss, name="test loss", line=dict(color="#222", width=2)))
     layout = dict(
         margin=dict(l=8, r=8, t=8, b=8),
-        height=220,
+        height=250,
         uirevision="loss",
-        legend=dict(orientation="h", y=1.12, x=0),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),  # above the plot, however many rows
         xaxis=dict(title=None, rangemode="tozero"),
         yaxis=dict(title="loss", rangemode="tozero"),
         hovermode="x unified",
@@ -97,6 +104,7 @@ def loss_figure(history: History) -> go.Figure:
     if history.train_acc is not None:
         fig.add_trace(go.Scatter(x=epochs, y=history.train_acc, name="train acc", yaxis="y2", line=dict(color="#6baed6", dash="dot")))
         fig.add_trace(go.Scatter(x=epochs, y=history.test_acc, name="test acc", yaxis="y2", line=dict(color="#0877bd", dash="dot")))
-        layout["yaxis2"] = dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False)
+        layout["yaxis2"] = dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False,
+                                tickformat=".0%", dtick=0.25)
     fig.update_layout(**layout)
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import struct
 import zlib
 
@@ -24,6 +25,12 @@ def png_bytes(rgb: np.ndarray) -> bytes:
         + chunk(b"IDAT", zlib.compress(raw, 6))
         + chunk(b"IEND", b"")
     )
+
+
+def grid_picture(values: np.ndarray) -> str:
+    """A (g, g) grid in [-1, 1] over the input square (row 0 at the bottom, y up) as a PNG data
+    URI in the playground's palette: the decision boundary and every neuron's thumbnail."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(to_rgb(values[::-1]))).decode()
 
 
 def gray(images: np.ndarray) -> np.ndarray:

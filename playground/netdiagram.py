@@ -13,8 +13,8 @@ import html
 
 import numpy as np
 
-from .colors import to_rgb, weight_color
-from .imaging import png_bytes
+from .colors import weight_color
+from .imaging import grid_picture
 
 MAX_NODE = 40  # node size in px, shrunk to fit tall layers
 MIN_NODE = 5
@@ -22,11 +22,6 @@ MAX_COLUMN_GAP = 120  # horizontal distance between layer columns, left edge to 
 LABEL_WIDTH = 64  # room for the input features' names
 HEADER = 22
 MAX_LINKS = 1500  # beyond this, only the strongest connections are drawn
-
-
-def _thumbnail(values: np.ndarray) -> str:
-    """A node's (g, g) output grid (y ascending) -> a data URI, y up as on the charts."""
-    return "data:image/png;base64," + base64.b64encode(png_bytes(to_rgb(values[::-1]))).decode()
 
 
 def node_values(layers: list[np.ndarray], classify: bool) -> list[np.ndarray]:
@@ -105,7 +100,7 @@ def network_html(
                 tooltip = f"{name}\nbias {biases[col - 1][row]:.3f}\nweights in: {incoming}"
             nodes.append(
                 f'<div class="nn-node" style="left:{x:.0f}px;top:{y:.0f}px" title="{html.escape(tooltip)}">'
-                f'<img src="{_thumbnail(layer[row])}" alt="{html.escape(name)}"></div>'
+                f'<img src="{grid_picture(layer[row])}" alt="{html.escape(name)}"></div>'
             )
         if col == 0:
             for row, (_, y) in enumerate(positions[0]):

@@ -23,7 +23,7 @@ from .spec import RunSpec, TrainSpec
 
 BOUNDARY_GRID = 100  # output heatmap resolution, as TensorFlow Playground's
 NODE_GRID = 24  # resolution of each neuron's thumbnail
-MAX_HISTORY_POINTS = 1000  # snapshots thin long histories to about this many points
+MAX_HISTORY_POINTS = 300  # snapshots thin long histories to about this many (a chart is ~500 px wide)
 
 DIVERGED_MESSAGE = (
     "Training stopped at epoch {epoch}: the loss became {what}, so the weights blew up. "

@@ -62,10 +62,6 @@ def plotly_array(value) -> np.ndarray:
     return np.asarray(value)
 
 
-def snap_grid_size(at: AppTest) -> int:
-    return _latest(at).boundary.size
-
-
 def live_figures(at: AppTest) -> dict[str, dict]:
     """The Plotly figures the page's live charts (playground.ui.live_chart) were given, by key."""
     figures = {}
@@ -95,10 +91,11 @@ def test_default_page_draws_everything_and_writes_the_link():
     figures = live_figures(at)
     assert sorted(figures) == ["boundary-figure", "loss-figure"]
     boundary = figures["boundary-figure"]["data"]
-    assert [t["type"] for t in boundary] == ["heatmap", "scatter"]
+    assert [t["type"] for t in boundary] == ["scatter"]
     points = make_data(RunSpec().data).x_train
-    np.testing.assert_allclose(plotly_array(boundary[1]["x"]), points[:, 0], rtol=1e-6)  # the training points
-    assert plotly_array(boundary[0]["z"]).size == snap_grid_size(at)
+    np.testing.assert_allclose(plotly_array(boundary[0]["x"]), points[:, 0], rtol=1e-6)  # the training points
+    (picture,) = figures["boundary-figure"]["layout"]["images"]  # the network's output
+    assert picture["source"].startswith("data:image/png;base64,")
     html = [h.proto.body for h in at.get("html") if "nn-node" in h.proto.body]
     assert html and html[0].count('class="nn-node"') == 2 + 4 + 2 + 1
 

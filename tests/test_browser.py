@@ -146,15 +146,18 @@ PLOT_SUMMARY_JS = """(key) => {""" + live_app.VISIBLE_JS + """
         if (v.bdata) return v.bdata.length;  // plotly.js binary arrays: {dtype, bdata, shape}
         return 0;
     };
-    const signature = (v) => {  // a cheap hash of a data array, to see it change between redraws
+    const signature = (v) => {  // a cheap hash of a data array or picture, to see it change between redraws
         if (v == null) return 0;
-        const text = v.bdata || Array.prototype.join.call(v, ',');
+        const text = typeof v === 'string' ? v : v.bdata || Array.prototype.join.call(v, ',');
         let h = 0;
         for (let i = 0; i < text.length; i += 7) h = (h * 31 + text.charCodeAt(i)) | 0;
         return h;
     };
-    return gd._fullData.map(t => ({type: t.type, visible: t.visible, x: size(t.x), y: size(t.y), z: size(t.z),
-                                   z_signature: signature(t.z)}));
+    const traces = gd._fullData.map(t => ({type: t.type, visible: t.visible, x: size(t.x), y: size(t.y), z: size(t.z),
+                                           z_signature: signature(t.z)}));
+    const pictures = (gd._fullLayout.images || []).map(im => ({type: 'image', visible: im.visible,
+        x: 0, y: 0, z: im.source ? im.source.length : 0, z_signature: signature(im.source)}));
+    return traces.concat(pictures);
 }"""
 
 
@@ -229,15 +232,15 @@ def test_play_trains_draws_and_pause_stops(open_page):
 
     boundary = assert_plot_drawn(page, "boundary-chart", 2)
     kinds = {t["type"] for t in boundary}
-    assert "heatmap" in kinds, boundary
+    assert "image" in kinds, boundary  # the network's output over the input square
     assert any(t["type"].startswith("scatter") and t["x"] > 0 for t in boundary), boundary
     assert_plot_drawn(page, "loss-chart", 2)
-    # The boundary is redrawn while training: its heatmap values change.
-    heat = next(t["z_signature"] for t in boundary if t["type"] == "heatmap")
+    # The boundary is redrawn while training: its picture changes.
+    picture = next(t["z_signature"] for t in boundary if t["type"] == "image")
     deadline = time.monotonic() + 10
-    while next((t["z_signature"] for t in plot_summary(page, "boundary-chart") or [] if t["type"] == "heatmap"), heat) == heat:
+    while next((t["z_signature"] for t in plot_summary(page, "boundary-chart") or [] if t["type"] == "image"), picture) == picture:
         if time.monotonic() > deadline:
-            pytest.fail("the boundary heatmap did not change within 10 s of training")
+            pytest.fail("the boundary picture did not change within 10 s of training")
         page.wait_for_timeout(100)
     nodes = page.locator(".st-key-network-diagram .nn-node >> visible=true")
     expect(nodes.first).to_be_visible()

@@ -353,3 +353,17 @@ def test_full_link_decodes():
 def test_parse_link_reads_both_query_and_fragment():
     assert parse_link("https://playground.tensorflow.org/?hl=en#dataset=xor&noise=5") == {
         "hl": "en", "dataset": "xor", "noise": "5"}
+
+
+@pytest.mark.parametrize(
+    "page_url, expected",
+    [
+        ("http://127.0.0.1:8501", "http://127.0.0.1:8501/?dataset=xor&networkShape=4,2"),
+        ("http://host:8501/?old=1#frag", "http://host:8501/?dataset=xor&networkShape=4,2"),
+        ("https://school.example/playground/images", "https://school.example/playground/images?dataset=xor&networkShape=4,2"),
+    ],
+)
+def test_share_link_is_the_page_address_with_the_settings(page_url, expected):
+    from playground.ui.share import link_for
+
+    assert link_for(page_url, {"dataset": "xor", "networkShape": "4,2"}) == expected

@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 import pytest
 
-from playground.colors import NEGATIVE, POSITIVE
+from playground.colors import NEGATIVE, POSITIVE, to_rgb
 from playground.data.features import FEATURE_LABELS
 from playground.data.toy import DOMAIN, make_data
 from playground.figures import boundary_figure, loss_figure, output_values
@@ -160,18 +160,28 @@ def test_regression_output_node_is_not_rescaled_as_a_probability():
 # ---- plotly figures ------------------------------------------------------------------------------------
 
 
+def picture(fig: go.Figure) -> np.ndarray:
+    """The boundary figure's output picture, decoded, top row first (as it is drawn)."""
+    (image,) = fig.layout.images
+    prefix = "data:image/png;base64,"
+    assert image.source.startswith(prefix)
+    return read_png(base64.b64decode(image.source[len(prefix):]))
+
+
 def test_boundary_figure_classification():
     spec, snap = trained({"dataset": "xor"})
     data = make_data(spec.data)
     fig = boundary_figure(snap.boundary, data.x_train, data.y_train, data.x_test, data.y_test, classify=True)
     assert isinstance(fig, go.Figure)
-    heatmap, train, test = fig.data
-    assert isinstance(heatmap, go.Heatmap)
-    assert isinstance(heatmap.z, np.ndarray) and heatmap.z.shape == (100, 100)
-    np.testing.assert_allclose(heatmap.z, snap.boundary * 2 - 1, atol=1e-6)
-    assert isinstance(heatmap.x, np.ndarray) and heatmap.x.shape == (100,)
-    assert heatmap.x[0] == -DOMAIN and heatmap.x[-1] == DOMAIN
-    np.testing.assert_array_equal(heatmap.x, heatmap.y)
+    # The output p is drawn as 2p - 1 in the palette, y up, behind the points; the picture's
+    # pixel centres sit on the grid's points, from -DOMAIN to DOMAIN.
+    np.testing.assert_array_equal(picture(fig), to_rgb((snap.boundary * 2 - 1)[::-1]))
+    (image,) = fig.layout.images
+    assert (image.xref, image.yref, image.layer, image.sizing) == ("x", "y", "below", "stretch")
+    cell = image.sizex / 100
+    assert image.x + cell / 2 == pytest.approx(-DOMAIN) and image.x + image.sizex - cell / 2 == pytest.approx(DOMAIN)
+    assert image.y - cell / 2 == pytest.approx(DOMAIN) and image.sizey == image.sizex
+    train, test = fig.data
     for trace, points, labels in ((train, data.x_train, data.y_train), (test, data.x_test, data.y_test)):
         assert isinstance(trace.x, np.ndarray) and trace.x.shape == (len(points),)
         np.testing.assert_array_equal(trace.x, points[:, 0])
@@ -187,9 +197,10 @@ def test_boundary_figure_without_test_points_and_discretized():
     spec, snap = trained({})
     data = make_data(spec.data)
     fig = boundary_figure(snap.boundary, data.x_train, data.y_train, classify=True, discretize=True)
-    assert len(fig.data) == 2
-    assert set(np.unique(fig.data[0].z)) <= {-1.0, 0.0, 1.0}
-    np.testing.assert_array_equal(fig.data[0].z, np.sign(snap.boundary * 2 - 1))
+    assert len(fig.data) == 1
+    colours = {tuple(c) for c in picture(fig).reshape(-1, 3)}
+    assert colours <= {NEGATIVE, POSITIVE, tuple(to_rgb(np.zeros(1))[0])}
+    np.testing.assert_array_equal(picture(fig), to_rgb(np.sign(snap.boundary * 2 - 1)[::-1]))
     assert fig.layout.uirevision == "boundary"
 
 
@@ -197,8 +208,8 @@ def test_boundary_figure_regression_uses_values_as_they_are():
     spec, snap = trained({"problem": "regression", "networkShape": "3"})
     data = make_data(spec.data)
     fig = boundary_figure(snap.boundary, data.x_train, data.y_train, classify=False)
-    np.testing.assert_allclose(fig.data[0].z, snap.boundary, atol=1e-6)
-    np.testing.assert_allclose(fig.data[1].marker.color, data.y_train)
+    np.testing.assert_array_equal(picture(fig), to_rgb(snap.boundary[::-1]))
+    np.testing.assert_allclose(fig.data[0].marker.color, data.y_train)
 
 
 def test_output_values():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -19,8 +19,13 @@ def sync_url(params: dict[str, str]) -> None:
 
 
 def share_link(params: dict[str, str]) -> str:
-    base = (st.context.url or "").split("?", 1)[0].split("#", 1)[0]
-    return f"{base}?{urlencode(params, safe=',')}"
+    return link_for(st.context.url or "", params)
+
+
+def link_for(page_url: str, params: dict[str, str]) -> str:
+    """The page's address with `params` as its query ("http://host:8501" gets its "/")."""
+    parts = urlsplit(page_url)
+    return urlunsplit((parts.scheme, parts.netloc, parts.path or "/", urlencode(params, safe=","), ""))
 
 
 def share_box(params: dict[str, str]) -> None:
