@@ -20,7 +20,8 @@ links (one torch thread, as in the workers), to compare the browser numbers with
     python bench/browser.py [--workers N] [--pauses 10]
 
 Prints a table, then `figure browser-circle-epochs <v> epochs/s`, `figure browser-spiral-epochs
-<v> epochs/s`, `figure browser-refreshes <v> per-s` and `figure pause-latency-p95 <v> ms`.
+<v> epochs/s`, `figure browser-refreshes <v> per-s`, `figure pause-latency-p95 <v> ms` and
+`figure browser-refreshes-5-sessions <v> per-s` (one page's redraws while five sessions train).
 """
 
 from __future__ import annotations
@@ -293,6 +294,14 @@ def measure_pause_latency(context, app_url: str, pauses: int) -> dict:
     latencies: list[float] = []
     lost: list[str] = []
     try:
+        # How often this page is redrawn while all five train (the issue asks for >= 2 a second).
+        ensure_playing(page, frames)
+        page.wait_for_timeout(WARMUP_S * 1000)
+        t0 = page.evaluate(NOW_JS)
+        time.sleep(WINDOW_S / 2)
+        state = page.evaluate(STATE_JS, t0)
+        loaded_refreshes = len(state["refreshes"]) / ((state["now"] - t0) / 1000)
+        log(f"with {OTHER_SESSIONS} other sessions training: {loaded_refreshes:.1f} chart refreshes/s")
         for i in range(pauses):
             ensure_playing(page, frames)
             page.wait_for_timeout(1500 + 100 * (i % 5))  # train a while, at a different phase each time
@@ -325,7 +334,8 @@ def measure_pause_latency(context, app_url: str, pauses: int) -> dict:
         for ctx, _ in others:
             ctx.close()
     counted = latencies + [GIVE_UP_S * 1000] * len(lost)
-    return {"latencies": latencies, "lost": lost, "counted": counted, "errors": errors, "chart_visible": charts > 0}
+    return {"latencies": latencies, "lost": lost, "counted": counted, "errors": errors, "chart_visible": charts > 0,
+            "loaded_refreshes": loaded_refreshes}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -377,6 +387,8 @@ def main() -> int:
               f"{row['refreshes_per_s']:18.1f}")
     taken = pause["latencies"]
     p95 = percentile(pause["counted"], 95)
+    print(f"chart refreshes/s of one page while it and {OTHER_SESSIONS} other sessions train: "
+          f"{pause['loaded_refreshes']:.1f}")
     print(f"pause latency with {OTHER_SESSIONS} other sessions training, {args.pauses} tries: "
           f"{len(taken)} paused, {len(pause['lost'])} lost (counted as {GIVE_UP_S * 1000:.0f} ms)")
     if taken:
@@ -394,6 +406,7 @@ def main() -> int:
     print(f"figure browser-spiral-epochs {spiral['epochs_per_s']:.1f} epochs/s")
     print(f"figure browser-refreshes {circle['refreshes_per_s']:.1f} per-s")
     print(f"figure pause-latency-p95 {p95:.0f} ms")
+    print(f"figure browser-refreshes-5-sessions {pause['loaded_refreshes']:.1f} per-s")
     return 0
 
 
