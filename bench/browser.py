@@ -303,7 +303,16 @@ def measure_pause_latency(context, app_url: str, pauses: int) -> dict:
         loaded_refreshes = len(state["refreshes"]) / ((state["now"] - t0) / 1000)
         log(f"with {OTHER_SESSIONS} other sessions training: {loaded_refreshes:.1f} chart refreshes/s")
         for i in range(pauses):
-            ensure_playing(page, frames)
+            try:
+                ensure_playing(page, frames)
+            except Exception as error:  # a page that cannot be played: say what it shows, count it lost
+                page.screenshot(path="/tmp/bench-browser-lost.png")
+                log(f"pause try {i + 1}: could not start training ({type(error).__name__}); "
+                    f"page has {page.locator('.st-key-play button').count()} play buttons, "
+                    f"{page.locator('[data-stale=true]').count()} stale elements, "
+                    f"{len(exceptions(page))} exception boxes; screenshot /tmp/bench-browser-lost.png")
+                lost.append(f"try {i + 1}: the page could not be played")
+                continue
             page.wait_for_timeout(1500 + 100 * (i % 5))  # train a while, at a different phase each time
             since = page.evaluate(NOW_JS)
             shown_before = live_app.read_epoch(page)

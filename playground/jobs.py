@@ -117,6 +117,7 @@ class _Job:
     version: int
     playing: bool = False
     step_target: int | None = None  # for Step: train until this epoch, then stop
+    step_number: int = 0  # the Step command being carried out: answered when it is done
     seq: int = 0
     acked: int = 0  # the number of the last command handled for this job
     published: float = 0.0
@@ -167,6 +168,8 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
         elif isinstance(cmd, Step):
             job.trainer.resume_after_divergence()
             job.playing, job.step_target = False, job.trainer.epoch + max(1, cmd.epochs)
+            job.step_number, job.dirty = number, True
+            return True  # answered once the step is done (`step_done`)
         elif isinstance(cmd, Update):
             job.trainer.apply(cmd.train)
             job.version = cmd.version
@@ -190,6 +193,10 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
         results.put(("snapshot", job_id, snap))
         job.published, job.dirty = time.monotonic(), False
 
+    def step_done(job: _Job) -> None:
+        job.step_target, job.dirty = None, True
+        job.acked = max(job.acked, job.step_number)
+
     def train_slice(job: _Job) -> None:
         trainer = job.trainer
         threads = image_threads if isinstance(trainer, ImageTrainer) else 1
@@ -200,7 +207,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
             chunk = job.chunk
             if job.step_target is not None:  # a Step stops exactly at its epoch's end
                 if trainer.epoch >= job.step_target:
-                    job.step_target, job.dirty = None, True
+                    step_done(job)
                     return
                 chunk = min(chunk, trainer.steps_left_in_epoch)
             t0 = time.perf_counter()
@@ -208,7 +215,8 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
             took = time.perf_counter() - t0
             job.chunk = max(1, min(10_000, int(job.chunk * (CHUNK_S / took if took > 0 else 2))))
             if trainer.diverged is not None or getattr(trainer, "finished", False):
-                job.playing, job.step_target, job.dirty = False, None, True
+                step_done(job)
+                job.playing = False
                 return
 
     def drain(block: bool) -> bool:

@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from playground.ui.transport import DEBOUNCE_S
 from tests import live_app
 
 pytestmark = pytest.mark.browser
@@ -262,6 +263,7 @@ def test_step_and_reset(open_page):
     start = epoch(page)
     live_app.visible(page, ".st-key-step button").click()
     wait_for_epoch(page, lambda e: e == start + 1, f"became {start + 1} after one step")
+    page.wait_for_timeout(DEBOUNCE_S * 1000 + 100)  # a second click sooner is a double-click, taken once
     live_app.visible(page, ".st-key-step button").click()
     wait_for_epoch(page, lambda e: e == start + 2, f"became {start + 2} after two steps")
     live_app.visible(page, ".st-key-reset button").click()

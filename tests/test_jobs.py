@@ -130,6 +130,14 @@ def test_wait_for_an_answer_times_out_without_one(manager):
     assert not manager.wait_answered(job_id, 1, timeout_s=0.2)  # closed
 
 
+def test_a_step_is_answered_when_it_is_done(manager):
+    job_id, first = open_job(manager)
+    assert manager.send(Step(job_id), wait_s=DEADLINE_S)
+    answer = manager.latest(job_id)
+    assert (answer.epoch, answer.playing, answer.acked) == (1, False, 2)
+    manager.close(job_id)
+
+
 def test_step_advances_exactly_one_epoch(manager):
     job_id, first = open_job(manager)
     steps_per_epoch = Trainer(SPEC).steps_per_epoch

@@ -14,9 +14,10 @@ import streamlit as st
 from ..jobs import JobManager, Pause, Reset, Update
 
 
-# How long a button's handler waits for the job to answer a Pause or Reset, so the redraw right
-# after the click already shows the stopped (or fresh) network. The job answers within one
-# training slice; the bound only matters when the machine is overloaded.
+# How long a button's handler waits for the job to answer a Pause, Step or Reset, so the redraw
+# right after the click already shows the stopped, stepped or fresh network. The job answers
+# within one training slice (a Step: when its epoch is done, at once for a 2-D net); the bound
+# only matters when the machine is overloaded or the epoch is long (MNIST).
 ANSWER_WAIT_S = 0.3
 
 

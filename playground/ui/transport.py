@@ -63,7 +63,7 @@ def _step(session: PageSession, manager: JobManager) -> None:
     if not _first_click(session, "step"):
         return
     session.playing = False
-    manager.send(Step(session.job_id))
+    manager.send(Step(session.job_id), wait_s=ANSWER_WAIT_S)  # a small net's step is done by then
 
 
 def _reset(session: PageSession, manager: JobManager) -> None:
