@@ -7,6 +7,9 @@ Buttons live inside the fragment, so play, pause and step rerun only this part o
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from functools import lru_cache
 
 import numpy as np
@@ -18,7 +21,7 @@ from ..figures import boundary_figure, loss_figure
 from ..netdiagram import network_html
 from ..snapshot import Snapshot
 from ..spec import DataSpec, RunSpec
-from .live_chart import live_chart
+from .live_chart import figure_json, live_chart
 from .session import PageSession, job_manager, keep_session_alive
 from .transport import live_run_completed, live_run_started, transport_bar
 
@@ -84,27 +87,59 @@ def _live(session: PageSession) -> None:
             _draw_boundary(snap, spec)
         with st.container(key="loss-chart"):
             if snap is not None:
-                live_chart(loss_figure(snap.history), key="loss-figure", config=_PLOTLY_CONFIG)
+                _draw_loss(snap, spec)
+
+
+_drawn: OrderedDict[tuple, str] = OrderedDict()
+_drawn_lock = threading.Lock()
+_DRAWN_KEPT = 128
+
+
+def _drawing(kind: str, snap: Snapshot, spec: RunSpec, build: Callable[[], str]) -> str:
+    """`build()` once per snapshot and spec: a page whose job published nothing new since its
+    last redraw (paused, or redrawn faster than the job publishes) reuses what it drew."""
+    key = (kind, snap.job_id, snap.spec_version, snap.seq, spec)
+    with _drawn_lock:
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
+    text = build()
+    with _drawn_lock:
+        _drawn[key] = text
+        while len(_drawn) > _DRAWN_KEPT:
+            _drawn.popitem(last=False)
+    return text
 
 
 def _draw_network(snap: Snapshot, spec: RunSpec) -> None:
-    inputs = [FEATURE_LABELS[f] for f in spec.features]
-    titles = ["inputs"] + [f"{layer.units} · {layer.activation}" for layer in spec.layers] + ["output"]
-    st.html(network_html(snap.nodes, snap.weights, snap.biases, inputs, titles, classify=spec.loss == "bce"))
+    def build() -> str:
+        inputs = [FEATURE_LABELS[f] for f in spec.features]
+        titles = ["inputs"] + [f"{layer.units} · {layer.activation}" for layer in spec.layers] + ["output"]
+        return network_html(snap.nodes, snap.weights, snap.biases, inputs, titles, classify=spec.loss == "bce")
+
+    st.html(_drawing("network", snap, spec, build))
 
 
 def _draw_boundary(snap: Snapshot | None, spec: RunSpec) -> None:
-    data = cached_data(spec.data)
-    classify = spec.data.problem == "classification"
-    boundary = snap.boundary if snap is not None else np.full((2, 2), 0.5 if classify else 0.0, np.float32)
-    show_test = spec.view.show_test_data
-    fig = boundary_figure(
-        boundary,
-        data.x_train,
-        data.y_train,
-        data.x_test if show_test else None,
-        data.y_test if show_test else None,
-        classify=classify,
-        discretize=spec.view.discretize,
-    )
-    live_chart(fig, key="boundary-figure", config=_PLOTLY_CONFIG)
+    def build() -> str:
+        data = cached_data(spec.data)
+        classify = spec.data.problem == "classification"
+        boundary = snap.boundary if snap is not None else np.full((2, 2), 0.5 if classify else 0.0, np.float32)
+        show_test = spec.view.show_test_data
+        return figure_json(boundary_figure(
+            boundary,
+            data.x_train,
+            data.y_train,
+            data.x_test if show_test else None,
+            data.y_test if show_test else None,
+            classify=classify,
+            discretize=spec.view.discretize,
+        ))
+
+    figure = build() if snap is None else _drawing("boundary", snap, spec, build)
+    live_chart(figure, key="boundary-figure", config=_PLOTLY_CONFIG)
+
+
+def _draw_loss(snap: Snapshot, spec: RunSpec) -> None:
+    figure = _drawing("loss", snap, spec, lambda: figure_json(loss_figure(snap.history)))
+    live_chart(figure, key="loss-figure", config=_PLOTLY_CONFIG)

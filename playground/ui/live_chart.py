@@ -74,6 +74,8 @@ def figure_json(fig: go.Figure) -> str:
     return fig.to_json()
 
 
-def live_chart(fig: go.Figure, key: str, config: dict | None = None) -> None:
-    """Draw `fig`; later calls with the same key update the same chart in place."""
-    _declared()(figure=figure_json(fig), config=json.dumps(config or {}), key=key, default=None)
+def live_chart(fig: go.Figure | str, key: str, config: dict | None = None) -> None:
+    """Draw `fig` (a figure, or its `figure_json`); later calls with the same key update the
+    same chart in place."""
+    figure = fig if isinstance(fig, str) else figure_json(fig)
+    _declared()(figure=figure, config=json.dumps(config or {}), key=key, default=None)
