@@ -105,7 +105,7 @@ def publish_interval(playing_jobs: int) -> float:
 
 def page_refresh_interval(active_jobs: int) -> float:
     """Seconds between page redraws: fast for one person, about 1 s for a full classroom."""
-    return min(1.0, max(0.15, 0.06 * active_jobs))
+    return min(1.0, max(0.15, 0.07 * active_jobs))
 
 
 # ---- the worker process -----------------------------------------------------------------------
