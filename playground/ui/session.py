@@ -18,7 +18,7 @@ from ..jobs import JobManager, Pause, Reset, Update
 # right after the click already shows the stopped, stepped or fresh network. The job answers
 # within one training slice (a Step: when its epoch is done, at once for a 2-D net); the bound
 # only matters when the machine is overloaded or the epoch is long (MNIST).
-ANSWER_WAIT_S = 0.3
+ANSWER_WAIT_S = 0.6
 
 
 @st.cache_resource(show_spinner=False)
