@@ -10,8 +10,8 @@ import numpy as np
 import plotly.graph_objects as go
 
 from .colors import PLOTLY_SCALE
-from .imaging import grid_picture
 from .data.toy import DOMAIN
+from .imaging import grid_picture
 from .snapshot import History
 
 _MARGIN = dict(l=8, r=8, t=8, b=8)

@@ -26,7 +26,7 @@ from ..jobs import Probe
 from ..snapshot import ImageSnapshot
 from .live_chart import live_chart
 from .session import PageSession, job_manager, keep_session_alive
-from .transport import live_run_completed, live_run_started, transport_bar
+from .transport import live_run_completed, transport_bar
 
 _CONFIG = {"displayModeBar": False}
 
@@ -37,7 +37,6 @@ def live_view(session: PageSession, buildable: bool) -> None:
 
 
 def _live_run(session: PageSession, buildable: bool) -> None:
-    live_run_started(session)
     _live(session, buildable)
     live_run_completed(session)  # not reached when the run is interrupted
 

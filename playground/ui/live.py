@@ -23,7 +23,7 @@ from ..snapshot import Snapshot
 from ..spec import DataSpec, RunSpec
 from .live_chart import figure_json, live_chart
 from .session import PageSession, job_manager, keep_session_alive
-from .transport import live_run_completed, live_run_started, transport_bar
+from .transport import live_run_completed, transport_bar
 
 _PLOTLY_CONFIG = {"displayModeBar": False}
 
@@ -47,7 +47,6 @@ def live_view(session: PageSession) -> None:
 
 
 def _live_run(session: PageSession) -> None:
-    live_run_started(session)
     _live(session)
     live_run_completed(session)  # not reached when the run is interrupted
 

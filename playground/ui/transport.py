@@ -24,28 +24,19 @@ def _first_click(session: PageSession, button: str) -> bool:
     next run (50-150 ms later, seen in Chromium, more under load); a toggle would undo itself.
     A real second click needs the person to have seen the redrawn page: so a click counts only
     once the run that handled the previous one has completed (`live_run_completed`), and not
-    within DEBOUNCE_S of it. One exception: a click that cut the previous run short is real.
-    Timer reruns never interrupt a run, so an echo cannot; a person who saw the epoch counter
-    change and clicked again while the charts below it were still being drawn does.
+    within DEBOUNCE_S of it (a double-click counts once).
     """
     now = time.monotonic()
     last = session.last_clicks.get(button, -1.0)
-    interrupted = session.live_run_open
-    if now - last < DEBOUNCE_S or (button in session.unseen_clicks and not interrupted):
+    if button in session.unseen_clicks or now - last < DEBOUNCE_S:
         return False
     session.last_clicks[button] = now
     session.unseen_clicks.add(button)
     return True
 
 
-def live_run_started(session: PageSession) -> None:
-    """Call at the very start of a live fragment run (button callbacks run before it)."""
-    session.live_run_open = True
-
-
 def live_run_completed(session: PageSession) -> None:
     """Call at the very end of a live fragment run: what it drew is now on the screen."""
-    session.live_run_open = False
     session.unseen_clicks.clear()
 
 
