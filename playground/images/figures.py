@@ -24,7 +24,8 @@ def _curves(snap: ImageSnapshot, column: int, title: str, percent: bool) -> go.F
                                  mode="lines+markers", line=dict(color="#08519c", width=2.5)))
     fig.update_layout(
         title=dict(text=title, font=dict(size=13), x=0), margin=_MARGIN, height=260, uirevision=title,
-        legend=dict(orientation="h", y=-0.2, x=0), xaxis=dict(title="epoch", rangemode="tozero"),
+        legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),  # clear of the axis title
+        xaxis=dict(title="epoch", rangemode="tozero"),
         yaxis=dict(range=[0, 100.5]) if percent else dict(rangemode="tozero"), hovermode="x unified",
     )
     return fig
