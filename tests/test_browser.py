@@ -354,3 +354,52 @@ def test_import_tf_playground_link(open_page):
     expect(page.locator(".st-key-network-diagram .nn-node >> visible=true")).to_have_count(6 + 6 + 3 + 1)
     page.screenshot(path="/tmp/playground-browser-imported.png")
     assert_no_exception(page)
+
+
+def test_redraws_follow_the_job(app, browser_context):
+    """A paused page redraws about once a second, a training one several times a second: the
+    live view's timer is moved (an `auto_rerun` message) when play or pause changes what it needs."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    from playground.ui.refresh import IDLE_INTERVAL_S
+
+    received: list[ForwardMsg] = []
+
+    def record(payload) -> None:
+        if isinstance(payload, bytes):
+            msg = ForwardMsg()
+            msg.ParseFromString(payload)
+            received.append(msg)
+
+    page = browser_context.new_page()
+    page.on("websocket", lambda ws: ws.on("framereceived", record))
+    try:
+        page.goto(app.url, wait_until="domcontentloaded")
+        live_app.wait_for_app(page)
+
+        def runs_per_s(seconds: float = 3.0) -> float:
+            start = len(received)
+            page.wait_for_timeout(seconds * 1000)  # Playwright delivers the frames while it waits
+            return sum(m.WhichOneof("type") == "script_finished" for m in received[start:]) / seconds
+
+        def timers_since(start: int) -> list[float]:
+            return [m.auto_rerun.interval for m in received[start:] if m.WhichOneof("type") == "auto_rerun"]
+
+        page.wait_for_timeout(1000)
+        paused = runs_per_s()
+        assert paused <= 1.5 / IDLE_INTERVAL_S, f"a paused page redrew {paused:.1f} times a second"
+
+        before_play = len(received)
+        press_play_button(page, then="Pause")
+        page.wait_for_timeout(500)
+        assert any(t < IDLE_INTERVAL_S for t in timers_since(before_play)), timers_since(before_play)
+        playing = runs_per_s()
+        assert playing > 2 * paused, f"training redraws {playing:.1f}/s, paused {paused:.1f}/s"
+
+        before_pause = len(received)
+        press_play_button(page, then="Play")
+        page.wait_for_timeout(500)
+        assert timers_since(before_pause)[-1:] == [IDLE_INTERVAL_S], timers_since(before_pause)
+        assert_no_exception(page)
+    finally:
+        page.close()

@@ -25,19 +25,21 @@ from ..images.figures import (
 from ..jobs import Probe
 from ..snapshot import ImageSnapshot
 from .live_chart import live_chart
+from .refresh import live_fragment, retime
 from .session import PageSession, job_manager, keep_session_alive
 from .transport import live_run_completed, transport_bar
 
 _CONFIG = {"displayModeBar": False}
+_FLOOR_S = 0.5  # an MNIST snapshot changes more slowly than a toy net's and costs more to draw
 
 
 def live_view(session: PageSession, buildable: bool) -> None:
-    interval = max(0.5, job_manager().refresh_interval())
-    st.fragment(run_every=interval)(_live_run)(session, buildable)
+    live_fragment(_live_run, session, job_manager(), buildable, floor_s=_FLOOR_S)
 
 
 def _live_run(session: PageSession, buildable: bool) -> None:
     _live(session, buildable)
+    retime(session, job_manager(), floor_s=_FLOOR_S)
     live_run_completed(session)  # not reached when the run is interrupted
 
 
