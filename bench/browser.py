@@ -12,7 +12,9 @@ measures, all from what the page shows:
   d. pause latency while four other sessions (separate browser contexts) train: press play, wait,
      click pause, and take the time from the click to the last change of the epoch counter;
      repeated; p95. A click that does not pause (the label goes back to Pause, or the counter is
-     still rising after the give-up time) counts as the give-up time and is reported as lost.
+     still rising after the give-up time) counts as the give-up time and is reported as lost;
+  e. before the pause tries, with the same five sessions training: boundary-chart refreshes per
+     second on each of the five pages over 5 s; the figure is the slowest page's.
 
 Baseline, in this process before the app starts: the headless trainer's epochs/s on the same
 links (one torch thread, as in the workers), to compare the browser numbers with raw speed.
@@ -21,7 +23,8 @@ links (one torch thread, as in the workers), to compare the browser numbers with
 
 Prints a table, then `figure browser-circle-epochs <v> epochs/s`, `figure browser-spiral-epochs
 <v> epochs/s`, `figure browser-refreshes <v> per-s`, `figure pause-latency-p95 <v> ms` and
-`figure browser-refreshes-5-sessions <v> per-s` (one page's redraws while five sessions train).
+`figure browser-refreshes-5-sessions <v> per-s` (redraws per second of the slowest of five pages
+while their five sessions train).
 """
 
 from __future__ import annotations
@@ -294,14 +297,22 @@ def measure_pause_latency(context, app_url: str, pauses: int) -> dict:
     latencies: list[float] = []
     lost: list[str] = []
     try:
-        # How often this page is redrawn while all five train (the issue asks for >= 2 a second).
+        # How often each page is redrawn while all five train (the issue asks for >= 2 a second
+        # on every page): the one opened last and the four opened before it, each with its clock.
         ensure_playing(page, frames)
         page.wait_for_timeout(WARMUP_S * 1000)
-        t0 = page.evaluate(NOW_JS)
+        everyone = [page] + [other for _, other in others]
+        for other in everyone[1:]:
+            other.evaluate(PROBE_JS)
+        starts = [p.evaluate(NOW_JS) for p in everyone]
         time.sleep(WINDOW_S / 2)
-        state = page.evaluate(STATE_JS, t0)
-        loaded_refreshes = len(state["refreshes"]) / ((state["now"] - t0) / 1000)
-        log(f"with {OTHER_SESSIONS} other sessions training: {loaded_refreshes:.1f} chart refreshes/s")
+        every_rate = []
+        for p, t0 in zip(everyone, starts):
+            state = p.evaluate(STATE_JS, t0)
+            every_rate.append(len(state["refreshes"]) / ((state["now"] - t0) / 1000))
+        loaded_refreshes = every_rate[0]
+        log(f"with {OTHER_SESSIONS} other sessions training: {loaded_refreshes:.1f} chart refreshes/s on the page "
+            f"opened last; on each page, opened last first: {', '.join(f'{r:.1f}' for r in every_rate)}")
         for i in range(pauses):
             try:
                 ensure_playing(page, frames)
@@ -344,7 +355,7 @@ def measure_pause_latency(context, app_url: str, pauses: int) -> dict:
             ctx.close()
     counted = latencies + [GIVE_UP_S * 1000] * len(lost)
     return {"latencies": latencies, "lost": lost, "counted": counted, "errors": errors, "chart_visible": charts > 0,
-            "loaded_refreshes": loaded_refreshes}
+            "loaded_refreshes": loaded_refreshes, "every_rate": every_rate}
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -396,8 +407,9 @@ def main() -> int:
               f"{row['refreshes_per_s']:18.1f}")
     taken = pause["latencies"]
     p95 = percentile(pause["counted"], 95)
-    print(f"chart refreshes/s of one page while it and {OTHER_SESSIONS} other sessions train: "
-          f"{pause['loaded_refreshes']:.1f}")
+    print(f"chart refreshes/s of each page while five sessions train: "
+          f"{', '.join(f'{r:.1f}' for r in pause['every_rate'])} (the page opened last first; min "
+          f"{min(pause['every_rate']):.1f})")
     print(f"pause latency with {OTHER_SESSIONS} other sessions training, {args.pauses} tries: "
           f"{len(taken)} paused, {len(pause['lost'])} lost (counted as {GIVE_UP_S * 1000:.0f} ms)")
     if taken:
@@ -415,7 +427,7 @@ def main() -> int:
     print(f"figure browser-spiral-epochs {spiral['epochs_per_s']:.1f} epochs/s")
     print(f"figure browser-refreshes {circle['refreshes_per_s']:.1f} per-s")
     print(f"figure pause-latency-p95 {p95:.0f} ms")
-    print(f"figure browser-refreshes-5-sessions {pause['loaded_refreshes']:.1f} per-s")
+    print(f"figure browser-refreshes-5-sessions {min(pause['every_rate']):.1f} per-s")
     return 0
 
 

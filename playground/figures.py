@@ -23,6 +23,11 @@ def output_values(boundary: np.ndarray, classify: bool, discretize: bool) -> np.
     return np.sign(values) if discretize else values
 
 
+def boundary_picture(boundary: np.ndarray, classify: bool, discretize: bool) -> str:
+    """The output over the input square as the PNG data URI `boundary_figure` shows."""
+    return grid_picture(output_values(boundary, classify, discretize))
+
+
 def boundary_figure(
     boundary: np.ndarray,
     train_points: np.ndarray,
@@ -42,7 +47,7 @@ def boundary_figure(
     half_cell = DOMAIN / (grid - 1)  # grid values sit on cell centres from -DOMAIN to DOMAIN
     fig = go.Figure()
     fig.add_layout_image(
-        source=grid_picture(output_values(boundary, classify, discretize)),
+        source=boundary_picture(boundary, classify, discretize),
         xref="x",
         yref="y",
         x=-DOMAIN - half_cell,
@@ -86,12 +91,21 @@ def boundary_figure(
     return fig
 
 
+def loss_series(history: History) -> list[np.ndarray]:
+    """The y values of `loss_figure`'s traces, in its order; every trace's x is `history.epoch`."""
+    series = [history.train_loss, history.test_loss]
+    if history.train_acc is not None:
+        series += [history.train_acc, history.test_acc]
+    return series
+
+
 def loss_figure(history: History) -> go.Figure:
     """Train and test loss per epoch; accuracy on a second axis when classifying."""
     fig = go.Figure()
     epochs = history.epoch
-    fig.add_trace(go.Scatter(x=epochs, y=history.train_loss, name="train loss", line=dict(color="#888", width=2)))
-    fig.add_trace(go.Scatter(x=epochs, y=history.test_loss, name="test loss", line=dict(color="#222", width=2)))
+    series = loss_series(history)
+    fig.add_trace(go.Scatter(x=epochs, y=series[0], name="train loss", line=dict(color="#888", width=2)))
+    fig.add_trace(go.Scatter(x=epochs, y=series[1], name="test loss", line=dict(color="#222", width=2)))
     layout = dict(
         margin=dict(l=8, r=8, t=8, b=8),
         height=250,
@@ -102,8 +116,8 @@ def loss_figure(history: History) -> go.Figure:
         hovermode="x unified",
     )
     if history.train_acc is not None:
-        fig.add_trace(go.Scatter(x=epochs, y=history.train_acc, name="train acc", yaxis="y2", line=dict(color="#6baed6", dash="dot")))
-        fig.add_trace(go.Scatter(x=epochs, y=history.test_acc, name="test acc", yaxis="y2", line=dict(color="#0877bd", dash="dot")))
+        fig.add_trace(go.Scatter(x=epochs, y=series[2], name="train acc", yaxis="y2", line=dict(color="#6baed6", dash="dot")))
+        fig.add_trace(go.Scatter(x=epochs, y=series[3], name="test acc", yaxis="y2", line=dict(color="#0877bd", dash="dot")))
         layout["yaxis2"] = dict(title="accuracy", overlaying="y", side="right", range=[0, 1.02], showgrid=False,
                                 tickformat=".0%", dtick=0.25)
     fig.update_layout(**layout)

@@ -1,11 +1,16 @@
-"""The live view's reuse of drawings: built once per snapshot and spec, rebuilt when either changes."""
+"""The live view's reuse of drawings: built once per snapshot and spec, rebuilt when either changes,
+and the cached charts it refills are the figures themselves."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import pytest
+
+from playground.figures import boundary_figure, loss_figure
 from playground.spec import RunSpec
 from playground.ui import live
+from playground.ui.live_chart import figure_json
 from tests.test_views import trained
 
 
@@ -27,3 +32,42 @@ def test_a_snapshot_is_drawn_once_per_spec_and_kept_within_bounds():
         live._drawing("fill", replace(snap, seq=seq), RunSpec(), lambda: "x")
     assert len(live._drawn) == live._DRAWN_KEPT
     assert live._drawing("test", snap, spec, build) == "drawing 4"  # the oldest were let go
+
+
+def _decoded(figure_text: str):
+    """A figure's JSON with every typed array ({dtype, bdata}) read back into a list of numbers."""
+    import base64
+    import json
+
+    import numpy as np
+
+    def read(node):
+        if isinstance(node, dict) and set(node) >= {"dtype", "bdata"}:
+            kind = {"f8": "<f8", "f4": "<f4", "i4": "<i4", "i2": "<i2", "i1": "i1", "u1": "u1", "u2": "<u2", "u4": "<u4"}
+            return np.frombuffer(base64.b64decode(node["bdata"]), kind[node["dtype"]]).astype(float).tolist()
+        if isinstance(node, dict):
+            return {key: read(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [read(value) for value in node]
+        return node
+
+    return read(json.loads(figure_text))
+
+
+@pytest.mark.parametrize("link", [{}, {"problem": "regression", "regDataset": "reg-gauss", "showTestData": "true"},
+                                  {"discretize": "true", "showTestData": "true"}])
+def test_live_charts_are_the_figures_filled_in_place(link):
+    """The live view refills cached chart JSON with each snapshot's numbers instead of building the
+    figures again: what it sends must be the figures themselves."""
+    spec, snap = trained(link, epochs=6)
+    snap = replace(snap, job_id=f"charts {sorted(link.items())}")  # drawings are kept per job and snapshot
+    data = live.cached_data(spec.data)
+    show_test = spec.view.show_test_data
+    full = boundary_figure(snap.boundary, data.x_train, data.y_train, data.x_test if show_test else None,
+                           data.y_test if show_test else None, classify=spec.data.problem == "classification",
+                           discretize=spec.view.discretize)
+    assert _decoded(live._boundary_json(snap, spec)) == _decoded(figure_json(full))
+    assert _decoded(live._loss_json(snap)) == _decoded(figure_json(loss_figure(snap.history)))
+    longer = replace(snap, seq=snap.seq + 1, history=replace(snap.history, epoch=snap.history.epoch[:3],
+                                                               train_loss=snap.history.train_loss[:3] + 1))
+    assert _decoded(live._loss_json(longer)) != _decoded(live._loss_json(snap))

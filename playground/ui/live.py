@@ -7,6 +7,7 @@ Buttons live inside the fragment, so play, pause and step rerun only this part o
 
 from __future__ import annotations
 
+import json
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -17,11 +18,11 @@ import streamlit as st
 
 from ..data.features import FEATURE_LABELS
 from ..data.toy import ToyData, make_data
-from ..figures import boundary_figure, loss_figure
+from ..figures import boundary_figure, boundary_picture, loss_figure, loss_series
 from ..netdiagram import network_html
-from ..snapshot import Snapshot
+from ..snapshot import History, Snapshot
 from ..spec import DataSpec, RunSpec
-from .live_chart import figure_json, live_chart
+from .live_chart import figure_json, live_chart, typed_array
 from .refresh import live_fragment, retime
 from .session import PageSession, job_manager, keep_session_alive
 from .transport import live_run_completed, transport_bar
@@ -127,24 +128,52 @@ def _network_html(snap: Snapshot, spec: RunSpec) -> str:
     return _drawing("network", snap, spec, build)
 
 
+_PICTURE = "picture-of-the-output"  # stands for the boundary picture in a cached chart
+
+
+@lru_cache(maxsize=64)
+def _boundary_frame(data_spec: DataSpec, show_test: bool, grid: int) -> str:
+    """The boundary chart's JSON with `_PICTURE` for its picture. The points change only with
+    the data, the picture with every snapshot: a redraw then only encodes the picture."""
+    data = cached_data(data_spec)
+    fig = boundary_figure(
+        np.zeros((grid, grid), np.float32),
+        data.x_train,
+        data.y_train,
+        data.x_test if show_test else None,
+        data.y_test if show_test else None,
+        classify=data_spec.problem == "classification",
+    )
+    fig.layout.images[0].source = _PICTURE
+    return figure_json(fig)
+
+
 def _boundary_json(snap: Snapshot | None, spec: RunSpec) -> str:
+    classify = spec.data.problem == "classification"
+    boundary = snap.boundary if snap is not None else np.full((2, 2), 0.5 if classify else 0.0, np.float32)
+
     def build() -> str:
-        data = cached_data(spec.data)
-        classify = spec.data.problem == "classification"
-        boundary = snap.boundary if snap is not None else np.full((2, 2), 0.5 if classify else 0.0, np.float32)
-        show_test = spec.view.show_test_data
-        return figure_json(boundary_figure(
-            boundary,
-            data.x_train,
-            data.y_train,
-            data.x_test if show_test else None,
-            data.y_test if show_test else None,
-            classify=classify,
-            discretize=spec.view.discretize,
-        ))
+        frame = _boundary_frame(spec.data, spec.view.show_test_data, boundary.shape[0])
+        picture = boundary_picture(boundary, classify, spec.view.discretize)
+        return frame.replace(json.dumps(_PICTURE), json.dumps(picture), 1)
 
     return build() if snap is None else _drawing("boundary", snap, spec, build)
 
 
+@lru_cache(maxsize=2)
+def _loss_frame(classify: bool) -> str:
+    """The loss chart's JSON for no epochs yet: styles, axes and legend, built once."""
+    empty = np.zeros(0)
+    return figure_json(loss_figure(History(empty, empty, empty, *((empty, empty) if classify else ()))))
+
+
 def _loss_json(snap: Snapshot) -> str:
-    return _drawing("loss", snap, None, lambda: figure_json(loss_figure(snap.history)))
+    def build() -> str:
+        history = snap.history
+        figure = json.loads(_loss_frame(history.train_acc is not None))
+        epochs = typed_array(history.epoch, "i4")
+        for trace, values in zip(figure["data"], loss_series(history), strict=True):
+            trace["x"], trace["y"] = epochs, typed_array(values, "f8")
+        return json.dumps(figure)
+
+    return _drawing("loss", snap, None, build)
