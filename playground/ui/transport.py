@@ -15,6 +15,8 @@ from .session import ANSWER_WAIT_S, PageSession
 
 
 DEBOUNCE_S = 0.25
+_PLAY_WIDTH_PX = 104
+_EPOCH_WIDTH_PX = 130  # "Epoch 123456" without the numbers beside it moving as it grows
 
 
 def _first_click(session: PageSession, button: str) -> bool:
@@ -66,21 +68,22 @@ def transport_bar(session: PageSession, manager: JobManager, snap, enabled: bool
     """Draw the bar; returns the column right of the epoch counter, for the page's numbers."""
     if snap is not None and not snap.playing and (snap.diverged or getattr(snap, "finished", False)):
         session.playing = False
-    bar = st.columns([1.1, 0.9, 0.9, 1.6, 4.5], vertical_alignment="center")
-    bar[0].button(
-        "Pause" if session.playing else "Play",
-        key="play",
-        icon=":material/pause:" if session.playing else ":material/play_arrow:",
-        type="primary",
-        on_click=_toggle_play,
-        args=(session, manager),
-        width="stretch",
-        disabled=not enabled,
-    )
-    bar[1].button("Step", key="step", icon=":material/skip_next:", on_click=_step, args=(session, manager),
-                  help="Train one epoch", width="stretch", disabled=not enabled)
-    bar[2].button("Reset", key="reset", icon=":material/restart_alt:", on_click=_reset, args=(session, manager),
-                  help="Start again from the same initial weights", width="stretch", disabled=not enabled)
-    with bar[3].container(key="epoch"):
-        st.markdown(f"Epoch **{snap.epoch if snap is not None else 0}**")
-    return bar[4]
+    # One row that sizes each button to its label (columns cut "Reset" to "Re…" on a laptop).
+    with st.container(horizontal=True, vertical_alignment="center", gap="small"):
+        st.button(
+            "Pause" if session.playing else "Play",
+            key="play",
+            icon=":material/pause:" if session.playing else ":material/play_arrow:",
+            type="primary",
+            on_click=_toggle_play,
+            args=(session, manager),
+            width=_PLAY_WIDTH_PX,  # the same for both labels: the row does not shift on a click
+            disabled=not enabled,
+        )
+        st.button("Step", key="step", icon=":material/skip_next:", on_click=_step, args=(session, manager),
+                  help="Train one epoch", disabled=not enabled)
+        st.button("Reset", key="reset", icon=":material/restart_alt:", on_click=_reset, args=(session, manager),
+                  help="Start again from the same initial weights", disabled=not enabled)
+        with st.container(key="epoch", width=_EPOCH_WIDTH_PX):
+            st.markdown(f"Epoch **{snap.epoch if snap is not None else 0}**")
+        return st.container(width="stretch")
