@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Container, Mapping
 from urllib.parse import parse_qsl, urlencode
 
 from .images.spec import ImageLayer, ImageSpec, ImageTrainSpec
@@ -120,16 +120,18 @@ def _flatten(params: Mapping) -> dict[str, str]:
     return flat
 
 
+def _start(params: Mapping, known: Container[str]) -> tuple[dict[str, str], list[str], _Reader]:
+    """A decoder's first step: flat parameters, a note for each one it does not know, a reader."""
+    params = _flatten(params)
+    notes = [f"Unknown parameter {_show(name)} ignored." for name in params
+             if name not in known and name not in FOREIGN_PARAMS]
+    return params, notes, _Reader(params, notes)
+
+
 def decode(params: Mapping) -> tuple[RunSpec, list[str]]:
     """Query parameters -> a valid RunSpec and notes about everything ignored or changed."""
-    params = _flatten(params)
-    notes: list[str] = []
-    read = _Reader(params, notes)
+    params, notes, read = _start(params, KNOWN_PARAMS)
     d0, t0, v0, s0 = DataSpec(), TrainSpec(), ViewSpec(), RunSpec()
-
-    for name in params:
-        if name not in KNOWN_PARAMS and name not in FOREIGN_PARAMS:
-            notes.append(f"Unknown parameter {_show(name)} ignored.")
 
     problem = read.text("problem", d0.problem)
     data = DataSpec(
@@ -312,13 +314,8 @@ def parse_layer(token: str) -> ImageLayer | None:
 
 def decode_image(params: Mapping) -> tuple[ImageSpec, list[str]]:
     """Query parameters -> a valid ImageSpec (architecture unchecked) and notes."""
-    params = _flatten(params)
-    notes: list[str] = []
-    read = _Reader(params, notes)
+    params, notes, read = _start(params, IMAGE_PARAMS)
     s0, t0 = ImageSpec(), ImageTrainSpec()
-    for name in params:
-        if name not in IMAGE_PARAMS and name not in FOREIGN_PARAMS:
-            notes.append(f"Unknown parameter {_show(name)} ignored.")
     tokens = read.words("layers")
     layers = s0.layers
     if tokens is not None:
