@@ -46,7 +46,7 @@ with st.sidebar:
 st.markdown("#### Images: a CNN on MNIST, layer by layer")
 link_notes(session)
 
-builder, table = st.columns([1.75, 1], gap="medium")
+builder, table = st.container(), st.container()  # the table below: side by side, both are cramped on a laptop
 with builder:
     layers, slots = layer_builder(spec.layers, refill)
 train = ImageTrainSpec(**fields, batch_size=int(batch_size), weight_decay=weight_decay, schedule=schedule,

@@ -100,10 +100,10 @@ def layer_builder(layers: tuple[ImageLayer, ...], refill: bool) -> tuple[tuple[I
         edited.append(layer)
     st.session_state[_LIST] = tuple(edited)
 
-    add = st.columns([2, 1.6, 3.6], vertical_alignment="bottom")
-    add[0].selectbox("New layer", list(LAYER_KINDS), key="img_new_kind", format_func=KIND_LABELS.get,
-                     label_visibility="collapsed")
-    add[1].button("Add layer", icon=":material/add:", key="img_add", on_click=_edit, args=("add",),
+    with st.container(horizontal=True, vertical_alignment="bottom"):  # the button as wide as its label
+        st.selectbox("New layer", list(LAYER_KINDS), key="img_new_kind", format_func=KIND_LABELS.get,
+                     label_visibility="collapsed", width=180)
+        st.button("Add layer", icon=":material/add:", key="img_add", on_click=_edit, args=("add",),
                   disabled=len(edited) >= MAX_LAYERS, help="Inserted before the output layer; move it with the arrows")
     return tuple(edited), slots
 
@@ -116,6 +116,9 @@ def show_problems(summary: Summary, slots: list) -> None:
             st.error(message, icon=":material/error:")
 
 
+_TABLE_WIDTH_PX = 560
+
+
 def summary_table(summary: Summary, device: str = "cpu") -> None:
     """Keras-style model.summary(): output shapes and parameters, totals and estimates."""
     with st.container(key="layer-summary"):
@@ -125,6 +128,6 @@ def summary_table(summary: Summary, device: str = "cpu") -> None:
              "Parameters": f"{row.params:,}"}
             for i, row in enumerate(summary.layers)
         ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width=_TABLE_WIDTH_PX)
         when = f"≈ {summary.seconds_per_epoch:,.0f} s per epoch on 2 CPU cores" if device == "cpu" else "on the GPU"
         st.caption(f"**{summary.total_params:,} parameters** · about {summary.memory_mb:,.1f} MB while training · {when}")
