@@ -65,7 +65,7 @@ def _reset(session: PageSession, manager: JobManager) -> None:
 
 
 def transport_bar(session: PageSession, manager: JobManager, snap, enabled: bool = True):
-    """Draw the bar; returns the column right of the epoch counter, for the page's numbers."""
+    """Draw the bar; returns the space right of the epoch counter, for the page's numbers."""
     if snap is not None and not snap.playing and (snap.diverged or getattr(snap, "finished", False)):
         session.playing = False
     # One row that sizes each button to its label (columns cut "Reset" to "Re…" on a laptop).
