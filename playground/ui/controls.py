@@ -89,9 +89,9 @@ def data_editor(spec: RunSpec, refill: bool) -> DataSpec:
         dataset = d.dataset
     train_percent = st.slider("Training data (%)", 10, 90, key="train_percent")
     noise = st.slider("Noise (%)", 0, 50, key="noise")
-    left, right = st.columns([3, 2], vertical_alignment="bottom")
-    seed = left.number_input("Seed", SEED_RANGE[0], SEED_RANGE[1], step=1, key="seed")
-    right.button("Regenerate", key="regenerate", on_click=_new_seed, help="New random points (a new seed)")
+    with st.container(horizontal=True, vertical_alignment="bottom"):  # the button as wide as its label
+        seed = st.number_input("Seed", SEED_RANGE[0], SEED_RANGE[1], step=1, key="seed")
+        st.button("Regenerate", key="regenerate", on_click=_new_seed, help="New random points (a new seed)")
     return DataSpec(problem, dataset, reg_dataset, int(noise), int(train_percent), int(seed))
 
 
