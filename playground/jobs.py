@@ -7,8 +7,8 @@ the pool can be swapped for a cluster executor without touching a page.
 Each worker keeps a dict of its jobs and loops: drain commands, give each playing job a short
 time slice, publish a snapshot when the last one is older than the refresh interval. A worker with
 nothing playing blocks on its queue. The server keeps only the latest snapshot per job; a reaper
-closes jobs whose page has not asked for a snapshot within the TTL (a closed tab) and restarts a
-worker that died. This module does not import torch: the Streamlit server never needs it.
+closes jobs whose page has not asked for a snapshot within the TTL and whose page session is no
+longer connected (a closed tab), and restarts a worker that died. This module does not import torch: the Streamlit server never needs it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import threading
 import time
 import types
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,7 +33,7 @@ from .spec import RunSpec, TrainSpec
 
 SLICE_S = 0.02  # a playing job trains this long before the worker looks at its queue again
 CHUNK_S = 0.002  # steps are run in chunks of about this long
-DEFAULT_TTL_S = 20.0  # a job nobody looked at for this long is closed
+DEFAULT_TTL_S = 20.0  # a job nobody looked at for this long is closed, unless its page is connected
 WORKER_NICENESS = 10
 
 
@@ -288,10 +289,14 @@ class _Worker:
 class JobManager:
     """The server's view of all jobs: assigns them to workers, keeps their latest snapshots."""
 
-    def __init__(self, workers: int | None = None, ttl_s: float = DEFAULT_TTL_S, reap_every_s: float = 2.0):
+    def __init__(self, workers: int | None = None, ttl_s: float | None = None, reap_every_s: float = 2.0,
+                 owner_connected: Callable[[str], bool] | None = None):
+        """`owner_connected(owner)` says whether the page session that owns a job (see `touch`) is
+        still connected. A job unread for the TTL is closed only when it is not: a background tab,
+        whose browser slows its timers to once a minute, keeps its network."""
         if workers is None:
             workers = int(os.environ.get("PLAYGROUND_WORKERS", 0)) or max(1, (os.cpu_count() or 2) - 1)
-        self.ttl_s = ttl_s
+        self.ttl_s = ttl_s or float(os.environ.get("PLAYGROUND_JOB_TTL_S", 0)) or DEFAULT_TTL_S
         self._ctx = mp.get_context("spawn")
         self._image_threads = max(1, (os.cpu_count() or 1) // workers)
         self._lock = threading.Lock()
@@ -301,6 +306,8 @@ class JobManager:
         self._latest: dict[str, Snapshot] = {}
         self._errors: dict[str, str] = {}
         self._seen: dict[str, float] = {}
+        self._owners: dict[str, str] = {}  # job id -> the page session that reads it
+        self._owner_connected = owner_connected
         self._closed = threading.Event()
         # At interpreter exit multiprocessing terminates the workers; the reaper must not
         # mistake that for a crash and start new ones (atexit runs this before that cleanup).
@@ -371,13 +378,16 @@ class JobManager:
                 self._seen[job_id] = time.monotonic()
             return self._latest.get(job_id)
 
-    def touch(self, job_ids) -> None:
-        """Mark jobs as looked at (a page that shows one job keeps its session's others alive)."""
+    def touch(self, job_ids, owner: str | None = None) -> None:
+        """Mark jobs as looked at (a page that shows one job keeps its session's others alive),
+        and remember the page session that owns them."""
         now = time.monotonic()
         with self._lock:
             for job_id in job_ids:
                 if job_id in self._where:
                     self._seen[job_id] = now
+                    if owner is not None:
+                        self._owners[job_id] = owner
 
     def error(self, job_id: str) -> str | None:
         return self._errors.get(job_id)
@@ -418,12 +428,21 @@ class JobManager:
         while not self._closed.wait(every_s):
             now = time.monotonic()
             with self._lock:
-                stale = [j for j, seen in self._seen.items() if now - seen > self.ttl_s]
-            for job_id in stale:
-                self.close(job_id)
+                stale = [(j, self._owners.get(j)) for j, seen in self._seen.items() if now - seen > self.ttl_s]
+            for job_id, owner in stale:
+                if not self._still_connected(owner):
+                    self.close(job_id)
             for index, worker in enumerate(self._workers):
                 if not worker.process.is_alive() and not self._closed.is_set():
                     self._restart(index)
+
+    def _still_connected(self, owner: str | None) -> bool:
+        if owner is None or self._owner_connected is None:
+            return False
+        try:
+            return bool(self._owner_connected(owner))
+        except Exception:  # noqa: BLE001 - unknown means gone: the TTL alone decides
+            return False
 
     def _restart(self, index: int) -> None:
         """A worker died (out of memory, killed): forget its jobs, start a fresh one."""
@@ -436,7 +455,7 @@ class JobManager:
 
     def _forget(self, job_id: str) -> None:
         """Drop every trace of a job on the server side (call with the lock held)."""
-        for table in (self._where, self._seen, self._latest, self._errors, self._numbers):
+        for table in (self._where, self._seen, self._latest, self._errors, self._numbers, self._owners):
             table.pop(job_id, None)
         self._answered.notify_all()  # nobody waits for a closed job's answer
 

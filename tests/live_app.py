@@ -50,8 +50,10 @@ def _python() -> str:
 class LiveApp:
     """One `streamlit run app.py` in its own process group, with its output in a log file."""
 
-    def __init__(self, port: int | None = None, workers: int | None = None, root: Path = ROOT):
+    def __init__(self, port: int | None = None, workers: int | None = None, root: Path = ROOT,
+                 env: dict[str, str] | None = None):
         self.root = Path(root)
+        self.env = env or {}
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.workers = workers
@@ -60,7 +62,7 @@ class LiveApp:
         self.log_path = Path(self._log_file.name)
 
     def start(self, timeout_s: float = 60.0) -> Self:
-        env = dict(os.environ)
+        env = dict(os.environ, **self.env)
         if self.workers is not None:
             env["PLAYGROUND_WORKERS"] = str(self.workers)
         env.setdefault("PYTHONUNBUFFERED", "1")

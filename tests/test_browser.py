@@ -403,3 +403,30 @@ def test_redraws_follow_the_job(app, browser_context):
         assert_no_exception(page)
     finally:
         page.close()
+
+
+def test_a_tab_whose_timers_stall_keeps_its_network(browser_context):
+    """Browsers fire a background tab's timers about once a minute, so its page stops reading its
+    job; while the tab is connected the job stays. Here the page's scripts are paused for three
+    times the job TTL, then resumed: the stepped network is still there."""
+    server = live_app.LiveApp(workers=1, env={"PLAYGROUND_JOB_TTL_S": "3"})
+    server.start(timeout_s=90)
+    page = None
+    try:
+        page = live_app.open_app(browser_context, server.url)
+        live_app.visible(page, ".st-key-step button").click()
+        wait_for_epoch(page, lambda e: e == 1, "became 1 after one step")
+        debugger = browser_context.new_cdp_session(page)
+        debugger.send("Debugger.enable")
+        debugger.send("Debugger.pause")
+        time.sleep(3 * 3 + 3)  # three TTLs and a reaper round: an unread job would be closed by now
+        debugger.send("Debugger.resume")
+        page.wait_for_timeout(2500)  # a few redraws
+        assert epoch(page) == 1, "the network was lost while the page's scripts were paused"
+        infos = " ".join(page.locator("[data-testid=stAlertContentInfo]").all_inner_texts())
+        assert "inactive" not in infos, infos
+        assert_no_exception(page)
+    finally:
+        if page is not None:
+            page.close()
+        server.stop()

@@ -266,6 +266,27 @@ def test_unread_job_is_closed_after_the_ttl_and_a_read_one_stays_open(manager):
     manager.close(watched)
 
 
+def test_an_unread_job_stays_open_while_its_page_is_connected():
+    """A background tab reads its job about once a minute (browsers slow hidden tabs' timers), yet
+    keeps its network; once the tab is gone, the job is closed after the TTL like any other."""
+    connected = {"background tab"}
+    m = JobManager(workers=1, ttl_s=1.0, reap_every_s=0.2, owner_connected=lambda owner: owner in connected)
+    try:
+        kept, _ = open_job(m)
+        gone, _ = open_job(m)
+        m.touch([kept], owner="background tab")
+        m.touch([gone], owner="closed tab")
+        wait_until(lambda: not m.is_open(gone), "the closed tab's job to be closed", timeout=30)
+        end = time.monotonic() + 3 * m.ttl_s  # unread all along, like the one just closed
+        while time.monotonic() < end:
+            assert m.is_open(kept)
+            time.sleep(0.1)
+        connected.clear()
+        wait_until(lambda: not m.is_open(kept), "the job to be closed once its tab is gone", timeout=30)
+    finally:
+        m.shutdown()
+
+
 def test_killed_worker_is_restarted_and_its_jobs_are_closed(manager):
     """Keep this last: it kills the module's worker."""
     job_id, _ = open_job(manager)

@@ -24,7 +24,22 @@ ANSWER_WAIT_S = 0.6
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
     """One worker pool per server, shared by every session."""
-    return JobManager()
+    return JobManager(owner_connected=_session_connected)
+
+
+def _session_connected(session_id: str) -> bool:
+    """Whether a browser still holds this Streamlit session's connection: a tab in the background
+    does (its timers may fire once a minute), a closed or reloaded one does not."""
+    from streamlit.runtime import Runtime
+
+    return Runtime.exists() and Runtime.instance().is_active_session(session_id)
+
+
+def _session_id() -> str | None:
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else None
 
 
 @dataclass
@@ -105,5 +120,7 @@ def get_session(key: str, decode: Callable) -> PageSession:
 
 def keep_session_alive(manager: JobManager) -> None:
     """Called by every live view: the jobs of this browser session's other pages stay open while
-    any of its pages is on screen (the reaper closes a job only when the whole tab is gone)."""
-    manager.touch([value.job_id for value in st.session_state.values() if isinstance(value, PageSession) and value.job_id])
+    any of its pages is on screen, or the tab is connected (the reaper closes a job only when the
+    whole tab is gone)."""
+    manager.touch([value.job_id for value in st.session_state.values() if isinstance(value, PageSession) and value.job_id],
+                  owner=_session_id())
