@@ -96,6 +96,13 @@ class _Shutdown:
     job_id: str = ""
 
 
+@dataclass(frozen=True)
+class _Census:
+    """Ask a worker which jobs it holds (answered with a "census" result)."""
+
+    job_id: str = ""
+
+
 Command = Reset | Play | Pause | Step | Update | Probe | Close
 
 
@@ -152,6 +159,9 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1) 
         job = jobs.get(cmd.job_id)
         if isinstance(cmd, _Shutdown):
             return False
+        if isinstance(cmd, _Census):
+            results.put(("census", "", sorted(jobs)))
+            return True
         if isinstance(cmd, Reset):
             try:
                 trainer = make_trainer(cmd.spec)
@@ -273,6 +283,7 @@ class _Worker:
         self.commands = ctx.Queue()
         self.results = ctx.Queue()
         self.retired = threading.Event()
+        self.census: tuple[int, list[str]] = (0, [])  # how many _Census it answered, and the last answer
         self.process = ctx.Process(target=_worker_main, args=(self.commands, self.results, image_threads), daemon=True)
         # A spawned child re-imports the parent's __main__. Under Streamlit that is the page
         # script being run, which must not run again inside a worker; hide it while starting.
@@ -389,6 +400,24 @@ class JobManager:
                     if owner is not None:
                         self._owners[job_id] = owner
 
+    def worker_jobs(self, timeout_s: float = 30.0) -> list[set[str]]:
+        """The ids of the jobs each worker process holds, as the worker itself reports them (a
+        closed job is gone from its worker, not only from this manager). For health checks."""
+        with self._lock:
+            workers = list(self._workers)
+            asked = [worker.census[0] for worker in workers]
+        for worker in workers:
+            worker.commands.put((0, _Census()))
+        with self._answered:
+            if not self._answered.wait_for(lambda: all(w.census[0] > n for w, n in zip(workers, asked)), timeout_s):
+                raise TimeoutError(f"a worker did not answer within {timeout_s} s")
+            return [set(worker.census[1]) for worker in workers]
+
+    def worker_pids(self) -> list[int | None]:
+        """The process ids of the workers, in pool order."""
+        with self._lock:
+            return [worker.process.pid for worker in self._workers]
+
     def error(self, job_id: str) -> str | None:
         return self._errors.get(job_id)
 
@@ -414,6 +443,10 @@ class JobManager:
             except (EOFError, OSError):
                 return
             with self._lock:
+                if kind == "census":
+                    worker.census = (worker.census[0] + 1, payload)
+                    self._answered.notify_all()
+                    continue
                 if job_id not in self._where:
                     continue
                 if kind == "snapshot":
