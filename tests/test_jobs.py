@@ -89,11 +89,14 @@ def test_open_gives_a_first_snapshot(manager):
 
 def test_play_then_pause(manager):
     job_id, _ = open_job(manager)
+    others = manager.playing_jobs()
     assert manager.send(Play(job_id))
     playing = wait_for(manager, job_id, lambda s: s.playing and s.epoch >= 3, "the epoch to rise")
     assert playing.train_loss < playing.history.train_loss[0]
+    assert manager.playing_jobs() == others + 1  # pages redraw at the pace of the training ones
 
     paused = pause(manager, job_id)
+    assert manager.playing_jobs() == others
     time.sleep(0.5)
     later = wait_for(manager, job_id, lambda s: True, "a snapshot")
     assert (later.epoch, later.step, later.seq) == (paused.epoch, paused.step, paused.seq)
