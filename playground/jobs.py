@@ -8,7 +8,8 @@ Each worker keeps a dict of its jobs and loops: drain commands, give each playin
 time slice, publish a snapshot when the last one is older than the refresh interval. A worker with
 nothing playing blocks on its queue. The server keeps only the latest snapshot per job; a reaper
 closes jobs whose page has not asked for a snapshot within the TTL and whose page session is no
-longer connected (a closed tab), and restarts a worker that died. This module does not import torch: the Streamlit server never needs it.
+longer connected (a closed tab), and restarts a worker that died. This module does not import
+torch: the Streamlit server never needs it.
 """
 
 from __future__ import annotations
