@@ -422,9 +422,6 @@ class JobManager:
     def error(self, job_id: str) -> str | None:
         return self._errors.get(job_id)
 
-    def active_jobs(self) -> int:
-        return len(self._where)
-
     def playing_jobs(self) -> int:
         """Jobs training now, as their latest snapshots say."""
         with self._lock:
