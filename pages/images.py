@@ -2,11 +2,12 @@
 
 import streamlit as st
 
+from playground.capacity import limit_problems
 from playground.data.mnist import load_mnist
 from playground.images.presets import IMAGE_PRESETS, image_preset
-from playground.images.spec import SCHEDULES, ImageSpec, ImageTrainSpec, summarize, validate
+from playground.images.spec import IMAGE_LIMITS, SCHEDULES, ImageSpec, ImageTrainSpec, summarize, validate
 from playground.sharelink import decode_image, encode_image
-from playground.ui.controls import optimizer_editor, weight_decay_editor
+from playground.ui.controls import number_input, optimizer_editor, weight_decay_editor
 from playground.ui.images_live import draw_pad_and_prediction, live_view
 from playground.ui.layer_builder import layer_builder, show_problems, summary_table
 from playground.ui.mnist_panel import data_source
@@ -35,13 +36,13 @@ with st.sidebar:
     _bind("img_schedule", spec.train.schedule)
     _bind("img_epochs", spec.train.epochs)
     _bind("img_seed", spec.seed)
-    batch_size = st.number_input("Batch size", 1, 1024, step=16, key="img_batch")
+    batch_size = number_input(IMAGE_LIMITS["batch_size"], "img_batch")
     weight_decay = weight_decay_editor(spec.train.weight_decay, refill, "img_weight_decay",
                                        "Weight decay" if fields["optimizer"] == "adamw" else "Weight decay (L2)")
     schedule = st.selectbox("Learning-rate schedule", SCHEDULES, key="img_schedule",
                             format_func={"none": "constant", "step": "step (×0.1 each third)", "cosine": "cosine"}.get)
-    epochs = st.number_input("Epochs", 1, 100, key="img_epochs")
-    seed = st.number_input("Seed", 0, 2**31 - 1, key="img_seed")
+    epochs = number_input(IMAGE_LIMITS["epochs"], "img_epochs")
+    seed = number_input(IMAGE_LIMITS["seed"], "img_seed")
 
 st.markdown("#### Images: a CNN on MNIST, layer by layer")
 link_notes(session)
@@ -55,20 +56,22 @@ spec, notes = validate(ImageSpec(layers, train, data, int(seed)))
 for note in notes:
     st.warning(note)
 train_size = len(load_mnist(data).train_images)
-summary = summarize(spec, train_size)
+summary = summarize(spec, train_size, manager.machine["flops"])
+over_limits = limit_problems(summarize(spec, train_size, manager.gate_flops), spec.train.batch_size, manager.settings)
 show_problems(summary, slots)
 with table:
-    summary_table(summary)
+    summary_table(summary, manager.machine, over_limits)
+buildable = summary.ok and not over_limits
 
-session.change_spec(spec, manager, buildable=summary.ok)
+session.change_spec(spec, manager, buildable=buildable)
 if session.reset_reason:
     st.toast(session.reset_reason, icon=":material/restart_alt:")
     session.reset_reason = None
 sync_url(encode_image(session.spec))
 
-live_view(session, summary.ok)
+live_view(session, buildable)
 st.markdown("##### Try it yourself")
-draw_pad_and_prediction(session, summary.ok)
+draw_pad_and_prediction(session, buildable)
 
 with st.sidebar:
     st.subheader("Share")

@@ -6,7 +6,7 @@ dataclasses that pickle cheaply. The Streamlit side imports this module without 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -42,7 +42,7 @@ class Snapshot:
     spec_version: int = 0
     acked: int = 0  # the last command (by its number) the job had handled when this was taken
     playing: bool = False
-    notes: list[str] = field(default_factory=list)
+    notice: str | None = None  # what happened to the job that the page should say (e.g. it was restored)
 
 
 @dataclass
@@ -72,3 +72,4 @@ class ImageSnapshot:
     spec_version: int = 0
     acked: int = 0
     playing: bool = False
+    notice: str | None = None

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .checkpoint import from_bytes, to_bytes
 from .data.features import feature_matrix
 from .data.toy import DOMAIN, make_data
 from .fastpath import loss_grad, loss_value, mlp_backward, mlp_forward
@@ -24,12 +25,16 @@ from .spec import RunSpec, TrainSpec
 BOUNDARY_GRID = 100  # output heatmap resolution, as TensorFlow Playground's
 NODE_GRID = 24  # resolution of each neuron's thumbnail
 MAX_HISTORY_POINTS = 300  # snapshots thin long histories to about this many (a chart is ~500 px wide)
+KEPT_HISTORY_POINTS = 2 * MAX_HISTORY_POINTS  # the trainer itself keeps at most about this many
 
 DIVERGED_MESSAGE = (
     "Training stopped at epoch {epoch}: the loss became {what}, so the weights blew up. "
     "The network is back to where it was before that epoch. Try a lower learning rate "
     "(now {lr:g}), a smaller regularization rate, or a different optimizer, then press play."
 )
+
+
+HISTORY_KEYS = ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")
 
 
 def grid_points(n: int) -> np.ndarray:
@@ -101,8 +106,9 @@ class Trainer:
         self._batches: list[tuple[torch.Tensor, torch.Tensor]] = []
         self._remaining: torch.Tensor | None = None  # this epoch's order of not-yet-used indices
         self.diverged: str | None = None
-        self.history: dict[str, list[float]] = {k: [] for k in ("epoch", "train_loss", "test_loss", "train_acc", "test_acc")}
-        self._record()
+        self.history: dict[str, list[float]] = {k: [] for k in HISTORY_KEYS}
+        self._history_stride = 1  # epochs between kept history points (doubles as a run grows)
+        self._record(self.evaluate())
         self._good_state = self.flat.detach().clone()
 
     # ---- parameters ---------------------------------------------------------------------
@@ -208,19 +214,18 @@ class Trainer:
             self.step(self.steps_left_in_epoch)
 
     def _end_epoch(self) -> None:
-        metrics = self._record()
+        metrics = self.evaluate()
         bad = [v for v in (metrics["train_loss"], metrics["test_loss"]) if not math.isfinite(v)]
         if bad or not torch.isfinite(self.flat).all():
             what = "infinite" if bad and math.isinf(bad[0]) else "NaN (not a number)"
             self.diverged = DIVERGED_MESSAGE.format(epoch=self.epoch, what=what, lr=self.spec.train.learning_rate)
-            for key in self.history:  # forget the diverged epoch
-                self.history[key].pop()
-            self.epoch -= 1
+            self.epoch -= 1  # the diverged epoch is forgotten: never recorded
             with torch.no_grad():
                 self.flat.copy_(self._good_state)
             self.optimizer = make_optimizer([self.flat], self.spec.train)
             self._batches, self._remaining = [], None
         else:
+            self._record(metrics)
             self._good_state.copy_(self.flat.detach())
 
     def resume_after_divergence(self) -> None:
@@ -239,6 +244,42 @@ class Trainer:
             self._split_remaining()
         if self.diverged is not None:
             self.resume_after_divergence()
+
+    # ---- checkpoints ----------------------------------------------------------------------
+
+    def checkpoint(self) -> bytes:
+        """Everything needed to carry on exactly from here, as bytes (see `restore`)."""
+        return to_bytes({
+            "flat": self.flat.detach().clone(),
+            "optimizer_name": self.spec.train.optimizer,
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "epoch": self.epoch,
+            "step_count": self.step_count,
+            "remaining": None if self._remaining is None else self._remaining.clone(),
+            "history": self.history,
+            "history_stride": self._history_stride,
+        })
+
+    def restore(self, blob: bytes) -> None:
+        """Continue from a checkpoint of a trainer built from the same spec structure. The live
+        settings are this trainer's (the spec may have changed since the checkpoint)."""
+        state = from_bytes(blob)
+        with torch.no_grad():
+            self.flat.copy_(state["flat"])
+        if state["optimizer_name"] == self.spec.train.optimizer:
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.optimizer.param_groups[0].update(_optimizer_settings(self.spec.train))
+        self.generator.set_state(state["generator"])
+        self.epoch, self.step_count = int(state["epoch"]), int(state["step_count"])
+        self._remaining = state["remaining"]
+        self._batches = []
+        if self._remaining is not None and len(self._remaining):
+            self._split_remaining()
+        self.history = {key: list(values) for key, values in state["history"].items()}
+        self._history_stride = int(state["history_stride"])
+        self.diverged = None
+        self._good_state = self.flat.detach().clone()
 
     # ---- evaluation -----------------------------------------------------------------------
 
@@ -259,12 +300,26 @@ class Trainer:
                 result[f"{split}_acc"] = float("nan")
         return result
 
-    def _record(self) -> dict[str, float]:
-        metrics = self.evaluate()
-        self.history["epoch"].append(self.epoch)
+    def _record(self, metrics: dict[str, float]) -> None:
+        """Append this epoch's metrics, keeping the history bounded where it is kept.
+
+        Points are kept every `_history_stride` epochs, plus always the newest one (so
+        `history[key][-1]` is the current epoch); when more than KEPT_HISTORY_POINTS are kept the
+        stride doubles and every other point goes. A run of any length keeps at most about
+        KEPT_HISTORY_POINTS points, evenly spaced.
+        """
+        h = self.history
+        if len(h["epoch"]) > 1 and h["epoch"][-1] % self._history_stride:  # the newest was off the stride
+            for values in h.values():
+                values.pop()
+        h["epoch"].append(self.epoch)
         for key, value in metrics.items():
-            self.history[key].append(value)
-        return metrics
+            h[key].append(value)
+        if len(h["epoch"]) > KEPT_HISTORY_POINTS:
+            self._history_stride *= 2
+            keep = [i for i, e in enumerate(h["epoch"]) if e % self._history_stride == 0 or i == len(h["epoch"]) - 1]
+            for key, values in h.items():
+                h[key] = [values[i] for i in keep]
 
     @torch.no_grad()
     def snapshot(self) -> Snapshot:

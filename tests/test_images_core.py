@@ -491,6 +491,7 @@ DROPOUT_NET = (conv(8, 3), pool(2), FLATTEN, ImageLayer("dropout", rate=0.5), de
 def _losses(spec: ImageSpec, steps: int, monkeypatch) -> tuple[list[float], dict]:
     monkeypatch.setattr(trainer_module, "LOG_EVERY", 1)  # one curve point (step, loss, accuracy) per batch
     trainer = ImageTrainer(spec, device="cpu")
+    trainer.settle(10**6)  # the first evaluation of the test set, so every later unit is a batch update
     torch.manual_seed(12345)  # the global random state must not matter
     torch.rand(100)
     trainer.step(steps)

@@ -18,18 +18,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..checkpoint import array, from_bytes, tensor, to_bytes
 from ..data.mnist import load_mnist
 from ..model import ACTIVATION_MODULES
 from ..snapshot import ImageSnapshot
 from ..trainer import make_optimizer
 from .model import build_image_model
-from .spec import ImageSpec, ImageTrainSpec
+from .spec import CPU_FLOPS, ImageSpec, ImageTrainSpec, drops_single_image_batch, summarize
 
 MEAN, STD = 0.1307, 0.3081  # MNIST pixel statistics, as in pytorch/examples
 LOG_EVERY = 20  # batches per point of the live training curve
 MAX_MISTAKES = 24
 MAX_MAPS = 16  # feature maps shown per conv layer
 EVAL_BATCH = 128  # larger batches run slower on CPU here (conv outputs outgrow the cache)
+EVAL_SLICE_S = 0.05  # an evaluation batch is sized to take about this long (estimated)
+MAX_CURVE_POINTS = 600  # each curve keeps at most about this many points, evenly thinned
 _ACTIVATION_TYPES = tuple(ACTIVATION_MODULES.values())
 
 DIVERGED_MESSAGE = (
@@ -76,6 +79,11 @@ class ImageTrainer:
         self.diverged: str | None = None
         self._train_points: list[tuple[float, float, float]] = []
         self._test_points: list[tuple[float, float, float, float]] = []
+        self._curve_strides = [1, 1]  # curve indices between kept train / test points
+        self._point_indices: tuple[list[int], list[int]] = ([], [])
+        forward_flops = max(1, sum(layer.flops for layer in summarize(spec).layers))
+        self.eval_batch = int(min(EVAL_BATCH, max(1, EVAL_SLICE_S * CPU_FLOPS // forward_flops)))
+        self._eval: list | None = None  # an evaluation in progress: [next index, loss sum, predictions, confidences]
         self._running = [0.0, 0, 0]  # loss sum, correct, seen since the last curve point
         self._epoch_loss = [0.0, 0]  # loss sum, seen in the current epoch
         self.epoch_train_losses: list[float] = []  # mean training loss of each finished epoch
@@ -87,8 +95,8 @@ class ImageTrainer:
         self.probe_index = 0
         self.drawing: np.ndarray | None = None
         self.drawing_id = 0
-        self._evaluate_test()
         self._good_state = self._state()
+        self._start_evaluation()  # done in slices by `step`/`settle`, like training
 
     # ---- set-up -----------------------------------------------------------------------------
 
@@ -96,8 +104,14 @@ class ImageTrainer:
         return make_optimizer(list(self.model.parameters()), train, l2=train.weight_decay)
 
     @property
+    def _epoch_size(self) -> int:
+        """Images per epoch. BatchNorm cannot normalise a batch of one image: such a last batch
+        is left out (the summary says so), a different image each epoch as the order is shuffled."""
+        return len(self.x_train) - (1 if drops_single_image_batch(self.spec, len(self.x_train)) else 0)
+
+    @property
     def steps_per_epoch(self) -> int:
-        return math.ceil(len(self.x_train) / self.spec.train.batch_size)
+        return math.ceil(self._epoch_size / self.spec.train.batch_size)
 
     @property
     def steps_left_in_epoch(self) -> int:
@@ -106,8 +120,13 @@ class ImageTrainer:
         return math.ceil((len(self._order) - self._position) / self.spec.train.batch_size)
 
     @property
+    def pending(self) -> bool:
+        """Work to finish even while paused (an evaluation of the test set)."""
+        return self._eval is not None
+
+    @property
     def finished(self) -> bool:
-        return self.epoch >= self.spec.train.epochs
+        return self.epoch >= self.spec.train.epochs and not self.pending
 
     def _lr_factor(self) -> float:
         train = self.spec.train
@@ -123,15 +142,25 @@ class ImageTrainer:
 
     # ---- training ---------------------------------------------------------------------------
 
-    def step(self, n: int = 1) -> int:
-        """Up to n batch updates (stopping at divergence or after the last epoch)."""
+    def settle(self, n: int = 1) -> int:
+        """Up to n batches of pending evaluation, no training; returns how many were done."""
         done = 0
+        while done < n and self._eval is not None:
+            self._evaluate_batch()
+            done += 1
+        return done
+
+    def step(self, n: int = 1) -> int:
+        """Up to n units of work: evaluation batches first when one is pending (it runs on the
+        weights of the epoch it evaluates), then batch updates (stopping at divergence or after
+        the last epoch). Every unit is one batch, so a caller can bound how long it holds the CPU."""
+        done = self.settle(n)
         self.model.train()
         batch = self.spec.train.batch_size
         while done < n and self.diverged is None and not self.finished:
             started = time.perf_counter()
             if self._order is None or self._position >= len(self._order):
-                self._order = torch.randperm(len(self.x_train), generator=self.generator).to(self.device)
+                self._order = torch.randperm(len(self.x_train), generator=self.generator)[: self._epoch_size].to(self.device)
                 self._position = 0
             index = self._order[self._position : self._position + batch]
             self._position += len(index)
@@ -157,14 +186,16 @@ class ImageTrainer:
             self._epoch_loss[0] += loss_value * len(index)
             self._epoch_loss[1] += len(index)
             if self.step_count % LOG_EVERY == 0:
-                self._train_points.append((self.step_count, running[0] / running[2], running[1] / running[2]))
+                self._add_point(0, (self.step_count, running[0] / running[2], running[1] / running[2]), self.step_count // LOG_EVERY)
                 self._running = [0.0, 0, 0]
             if self._position >= len(self._order):
                 self.epoch += 1
                 self.epoch_train_losses.append(self._epoch_loss[0] / self._epoch_loss[1])
+                del self.epoch_train_losses[:-MAX_CURVE_POINTS]
                 self._epoch_loss = [0.0, 0]
-                self._evaluate_test()
                 self._good_state = self._state()
+                self._start_evaluation()
+                self.model.train()
             ended = time.perf_counter()
             if ended - self._last_step_end < 1.0:  # ignore pauses: only back-to-back steps count
                 took = ended - started
@@ -172,10 +203,32 @@ class ImageTrainer:
             self._last_step_end = ended
         return done
 
+    def _add_point(self, curve: int, point: tuple, index: int) -> None:
+        """Add a point to the training (0) or test (1) curve, thinning it where it is kept: the
+        points whose index is a multiple of the curve's stride, plus the newest. When a curve
+        holds more than MAX_CURVE_POINTS its stride doubles, so any run keeps a bounded curve."""
+        points, indices = (self._train_points, self._test_points)[curve], self._point_indices[curve]
+        if len(points) > 1 and indices[-1] % self._curve_strides[curve]:
+            points.pop()
+            indices.pop()
+        points.append(point)
+        indices.append(index)
+        if len(points) > MAX_CURVE_POINTS:
+            self._curve_strides[curve] *= 2
+            keep = [i for i, at in enumerate(indices) if at % self._curve_strides[curve] == 0 or i == len(indices) - 1]
+            points[:] = [points[i] for i in keep]
+            indices[:] = [indices[i] for i in keep]
+
     def run_epochs(self, n: int = 1) -> None:
+        """Train n more epochs, each with its test-set evaluation done (or until divergence)."""
         target = self.epoch + n
-        while self.epoch < target and self.diverged is None and not self.finished:
-            self.step(self.steps_left_in_epoch)
+        while self.diverged is None:
+            if self.pending:
+                self.settle(len(self.x_test))
+            elif self.epoch < target and not self.finished:
+                self.step(self.steps_left_in_epoch)
+            else:
+                break
 
     def _diverge(self, what: str) -> None:
         self.diverged = DIVERGED_MESSAGE.format(epoch=self.epoch + 1, what=what, lr=self.spec.train.learning_rate)
@@ -203,20 +256,81 @@ class ImageTrainer:
                     group["betas"] = (train.beta1, train.beta2)
         self.diverged = None
 
+    # ---- checkpoints -------------------------------------------------------------------------
+
+    def checkpoint(self) -> bytes:
+        """Everything needed to carry on exactly from here, as bytes (see `restore`). An
+        evaluation in progress is not saved: it runs again from the start (it changes nothing)."""
+        return to_bytes({
+            "model": self.model.state_dict(),
+            "optimizer_name": (self.spec.train.optimizer, self.spec.train.weight_decay),
+            "optimizer": self.optimizer.state_dict(),
+            "generator": self.generator.get_state(),
+            "counters": [self.epoch, self.step_count, self._position],
+            "order": None if self._order is None else self._order.cpu(),
+            "curves": [tensor(np.asarray(self._train_points, np.float64).reshape(-1, 3)),
+                       tensor(np.asarray(self._test_points, np.float64).reshape(-1, 4))],
+            "curve_indices": [list(self._point_indices[0]), list(self._point_indices[1]), list(self._curve_strides)],
+            "running": [float(self._running[0]), int(self._running[1]), int(self._running[2]),
+                        float(self._epoch_loss[0]), int(self._epoch_loss[1])],
+            "epoch_train_losses": list(self.epoch_train_losses),
+            "evaluating": self._eval is not None,
+            "confusion": tensor(self.confusion),
+            "mistakes": [tensor(self.mistakes), tensor(self.mistake_confidence)],
+            "probe": [self.probe_index, self.drawing_id, tensor(self.drawing)],
+        })
+
+    def restore(self, blob: bytes) -> None:
+        """Continue from a checkpoint of a trainer built from the same spec structure; the live
+        settings stay this trainer's (they may have changed since the checkpoint)."""
+        state = from_bytes(blob)
+        self.model.load_state_dict(state["model"])
+        if tuple(state["optimizer_name"]) == (self.spec.train.optimizer, self.spec.train.weight_decay):
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.apply(self.spec.train)
+        self.generator.set_state(state["generator"])
+        self.epoch, self.step_count, self._position = (int(v) for v in state["counters"])
+        self._order = None if state["order"] is None else state["order"].to(self.device)
+        self._train_points = [tuple(row) for row in array(state["curves"][0]).tolist()]
+        self._test_points = [tuple(row) for row in array(state["curves"][1]).tolist()]
+        train_indices, test_indices, strides = state["curve_indices"]
+        self._point_indices, self._curve_strides = (list(train_indices), list(test_indices)), list(strides)
+        r = state["running"]
+        self._running, self._epoch_loss = [r[0], r[1], r[2]], [r[3], r[4]]
+        self.epoch_train_losses = list(state["epoch_train_losses"])
+        self.confusion = array(state["confusion"])
+        self.mistakes, self.mistake_confidence = (array(t) for t in state["mistakes"])
+        self.probe_index, self.drawing_id, self.drawing = state["probe"][0], state["probe"][1], array(state["probe"][2])
+        self.diverged = None
+        self._good_state = self._state()
+        self._eval = None
+        if state["evaluating"]:
+            self._start_evaluation()
+
     # ---- evaluation and views --------------------------------------------------------------
 
+    def _start_evaluation(self) -> None:
+        self._eval = [0, 0.0, [], []]
+
     @torch.inference_mode()
-    def _evaluate_test(self) -> None:
+    def _evaluate_batch(self) -> None:
+        """One batch of the test-set evaluation; the last one records its results."""
+        start, _, predictions, confidences = self._eval
         self.model.eval()
-        loss_sum, predictions, confidences = 0.0, [], []
-        for start in range(0, len(self.x_test), EVAL_BATCH):
-            out = self.model(self.x_test[start : start + EVAL_BATCH])
-            loss_sum += float(F.cross_entropy(out, self.y_test[start : start + EVAL_BATCH], reduction="sum"))
-            probabilities = out.softmax(1)
-            confidence, predicted = probabilities.max(1)
-            predictions.append(predicted.cpu())
-            confidences.append(confidence.cpu())
+        end = start + self.eval_batch
+        out = self.model(self.x_test[start:end])
+        self._eval[1] += float(F.cross_entropy(out, self.y_test[start:end], reduction="sum"))
+        confidence, predicted = out.softmax(1).max(1)
+        predictions.append(predicted.cpu())
+        confidences.append(confidence.cpu())
+        self._eval[0] = end
         self.model.train()
+        if end >= len(self.x_test):
+            self._finish_evaluation()
+
+    def _finish_evaluation(self) -> None:
+        _, loss_sum, predictions, confidences = self._eval
+        self._eval = None
         predicted = torch.cat(predictions).numpy()
         confidence = torch.cat(confidences).numpy()
         truth = self.y_test.cpu().numpy()
@@ -227,7 +341,7 @@ class ImageTrainer:
         self.mistake_confidence = confidence[worst].astype(np.float32)
         accuracy = float((predicted == truth).mean())
         loss = loss_sum / len(self.x_test)
-        self._test_points.append((self.step_count, self.epoch, loss, accuracy))
+        self._add_point(1, (self.step_count, self.epoch, loss, accuracy), self.epoch)
 
     @property
     def test_loss(self) -> float:

@@ -27,7 +27,7 @@ from ..snapshot import ImageSnapshot
 from .live_chart import live_chart
 from .refresh import live_fragment, retime
 from .session import PageSession, job_manager, keep_session_alive
-from .transport import live_run_completed, transport_bar
+from .transport import job_status, live_run_completed, transport_bar
 
 _CONFIG = {"displayModeBar": False}
 _FLOOR_S = 0.5  # an MNIST snapshot changes more slowly than a toy net's and costs more to draw
@@ -59,6 +59,7 @@ def _live(session: PageSession, buildable: bool) -> None:
     numbers = transport_bar(session, manager, snap, enabled=buildable and not session.job_stale)
     if not buildable:
         st.warning("Fix the architecture above to train it; your layer list is kept as it is.", icon=":material/build:")
+    job_status(session, manager, snap)
     if snap is None:
         st.caption("Building the network…" if buildable else "")
         return
@@ -72,9 +73,6 @@ def _live(session: PageSession, buildable: bool) -> None:
     else:
         st.progress(float(snap.epoch_progress), text=f"Epoch {snap.epoch + 1} of {epochs}: "
                     f"{snap.epoch_progress * 100:.0f}%{_eta(snap.eta_s if snap.playing else None)}")
-    error = manager.error(session.job_id)
-    if error:
-        st.error(error)
     if snap.diverged:
         st.error(snap.diverged, icon=":material/warning:")
 

@@ -12,21 +12,9 @@ from dataclasses import replace
 import pandas as pd
 import streamlit as st
 
-from ..images.spec import (
-    DROPOUT_RANGE,
-    FILTERS_RANGE,
-    KERNEL_RANGE,
-    LAYER_KINDS,
-    MAX_LAYERS,
-    PADDING_RANGE,
-    POOL_RANGE,
-    STRIDE_RANGE,
-    UNITS_RANGE,
-    ImageLayer,
-    Summary,
-)
+from ..images.spec import IMAGE_LIMITS, LAYER_KINDS, MAX_LAYERS, ImageLayer, Summary
 from ..spec import ACTIVATIONS
-from .controls import ACTIVATION_LABELS
+from .controls import ACTIVATION_LABELS, number_input
 
 KIND_LABELS = {"conv": "Conv2D", "maxpool": "MaxPool2D", "avgpool": "AvgPool2D", "flatten": "Flatten",
                "dense": "Dense", "dropout": "Dropout", "batchnorm": "BatchNorm"}
@@ -73,18 +61,20 @@ def layer_builder(layers: tuple[ImageLayer, ...], refill: bool) -> tuple[tuple[I
         if layer.kind == "conv":
             layer = replace(
                 layer,
-                units=int(row[1].number_input("Filters", *FILTERS_RANGE, value=layer.units, key=key + "units")),
-                kernel=int(row[2].number_input("Kernel", *KERNEL_RANGE, value=layer.kernel, key=key + "kernel")),
-                stride=int(row[3].number_input("Stride", *STRIDE_RANGE, value=layer.stride, key=key + "stride")),
-                padding=int(row[4].number_input("Padding", *PADDING_RANGE, value=layer.padding, key=key + "padding")),
+                units=int(number_input(IMAGE_LIMITS["filters"], key + "units", where=row[1], value=layer.units)),
+                kernel=int(number_input(IMAGE_LIMITS["kernel"], key + "kernel", where=row[2], value=layer.kernel)),
+                stride=int(number_input(IMAGE_LIMITS["stride"], key + "stride", where=row[3], value=layer.stride)),
+                padding=int(number_input(IMAGE_LIMITS["padding"], key + "padding", where=row[4], value=layer.padding)),
             )
         elif layer.kind == "dense":
-            layer = replace(layer, units=int(row[1].number_input("Units", *UNITS_RANGE, value=layer.units, key=key + "units")))
+            layer = replace(layer, units=int(number_input(IMAGE_LIMITS["units"], key + "units", where=row[1],
+                                                          value=layer.units)))
         elif layer.kind in ("maxpool", "avgpool"):
-            layer = replace(layer, size=int(row[1].number_input("Window", *POOL_RANGE, value=layer.size, key=key + "size")))
+            layer = replace(layer, size=int(number_input(IMAGE_LIMITS["window"], key + "size", where=row[1],
+                                                         value=layer.size)))
         elif layer.kind == "dropout":
-            layer = replace(layer, rate=float(row[1].number_input("Rate", *DROPOUT_RANGE, value=float(layer.rate),
-                                                                  step=0.05, key=key + "rate")))
+            layer = replace(layer, rate=float(number_input(IMAGE_LIMITS["rate"], key + "rate", where=row[1],
+                                                           value=float(layer.rate))))
         if layer.kind in ("conv", "dense"):
             options = ["linear", *[a for a in ACTIVATIONS if a != "linear"]]
             activation = row[5].selectbox("Activation", options, index=options.index(layer.activation),
@@ -119,8 +109,10 @@ def show_problems(summary: Summary, slots: list) -> None:
 _TABLE_WIDTH_PX = 560
 
 
-def summary_table(summary: Summary, device: str = "cpu") -> None:
-    """Keras-style model.summary(): output shapes and parameters, totals and estimates."""
+def summary_table(summary: Summary, machine: dict | None = None, over_limits: list[str] = ()) -> None:
+    """Keras-style model.summary(): output shapes and parameters, totals and estimates for the
+    machine that trains it (`machine`: the job manager's measurement), and why this server will
+    not train it (`over_limits`), if it will not."""
     with st.container(key="layer-summary"):
         last = len(summary.layers) - 1
         rows = [
@@ -129,5 +121,25 @@ def summary_table(summary: Summary, device: str = "cpu") -> None:
             for i, row in enumerate(summary.layers)
         ]
         st.dataframe(pd.DataFrame(rows), hide_index=True, width=_TABLE_WIDTH_PX)
-        when = f"≈ {summary.seconds_per_epoch:,.0f} s per epoch on 2 CPU cores" if device == "cpu" else "on the GPU"
-        st.caption(f"**{summary.total_params:,} parameters** · about {summary.memory_mb:,.1f} MB while training · {when}")
+        st.caption(f"**{summary.total_params:,} parameters** · about {summary.memory_mb:,.1f} MB while training · "
+                   f"≈ {_duration(summary.seconds_per_epoch)} per epoch on {_machine(machine)}")
+        for note in summary.notes:
+            st.caption(note)
+        for problem in over_limits:
+            st.error(problem, icon=":material/block:")
+
+
+def _machine(machine: dict | None) -> str:
+    if not machine:
+        return "this server"
+    if machine.get("device") == "cuda":
+        return f"this server's GPU ({machine.get('name', 'CUDA')})"
+    return f"this server's {machine.get('name', 'CPU')}" + ("" if machine.get("measured") else " (not yet measured)")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:,.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:,.0f} min"
+    return f"{seconds / 3600:,.1f} h"

@@ -25,7 +25,7 @@ from ..spec import DataSpec, RunSpec
 from .live_chart import figure_json, live_chart, typed_array
 from .refresh import live_fragment, retime
 from .session import PageSession, job_manager, keep_session_alive
-from .transport import live_run_completed, transport_bar
+from .transport import job_status, live_run_completed, transport_bar
 
 _PLOTLY_CONFIG = {"displayModeBar": False}
 
@@ -59,7 +59,6 @@ def _live(session: PageSession) -> None:
     note = session.ensure_job(manager)
     snap = manager.latest(session.job_id)
     spec = session.spec
-    error = manager.error(session.job_id)
 
     # Build every drawing before emitting the first element: the browser re-renders the fragment
     # for each burst of elements that reaches it, so elements sent back to back cost it fewer
@@ -78,8 +77,7 @@ def _live(session: PageSession) -> None:
             if snap.test_acc is not None:
                 parts.append(_metric("Test accuracy", snap.test_acc * 100, 1) + "%")
             st.markdown(" · ".join(parts))
-    if error:
-        st.error(error)
+    job_status(session, manager, snap)
     if snap is not None and snap.diverged:
         st.error(snap.diverged, icon=":material/warning:")
 
@@ -101,6 +99,8 @@ def _live(session: PageSession) -> None:
 _drawn: OrderedDict[tuple, str] = OrderedDict()
 _drawn_lock = threading.Lock()
 _DRAWN_KEPT = 128
+_DRAWN_MAX_CHARS = 32 * 2**20  # a 6x8 network's diagram is ~0.9 MB: the cache stays bounded in bytes too
+_drawn_chars = 0
 
 
 def _drawing(kind: str, snap: Snapshot, spec: RunSpec | None, build: Callable[[], str]) -> str:
@@ -112,10 +112,13 @@ def _drawing(kind: str, snap: Snapshot, spec: RunSpec | None, build: Callable[[]
             _drawn.move_to_end(key)
             return _drawn[key]
     text = build()
+    global _drawn_chars
     with _drawn_lock:
-        _drawn[key] = text
-        while len(_drawn) > _DRAWN_KEPT:
-            _drawn.popitem(last=False)
+        if key not in _drawn:
+            _drawn[key] = text
+            _drawn_chars += len(text)
+        while len(_drawn) > _DRAWN_KEPT or _drawn_chars > _DRAWN_MAX_CHARS:
+            _drawn_chars -= len(_drawn.popitem(last=False)[1])
     return text
 
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import streamlit as st
 
-from ..jobs import JobManager, Pause, Reset, Update
+from ..jobs import JobManager, Pause, Reset, ServerFull, Update
 
 
 # How long a button's handler waits for the job to answer a Pause, Step or Reset, so the redraw
@@ -63,6 +63,7 @@ class PageSession:
     last_clicks: dict[str, float] = field(default_factory=dict)  # transport buttons, for debouncing
     unseen_clicks: set[str] = field(default_factory=set)  # handled, but the redrawn page not yet complete
     refresh_interval: float | None = None  # the live view's timer, as the browser last heard it
+    refusal: str | None = None  # why the server did not build this network (it is full)
 
     def ensure_job(self, manager: JobManager, buildable: bool = True) -> str | None:
         """Make sure a job exists for this session; returns a note if an old one was gone."""
@@ -70,11 +71,25 @@ class PageSession:
             return None
         lost = self.job_id is not None
         self.version += 1
-        self.job_id = manager.open(self.spec, self.version)
+        try:
+            self.job_id = manager.open(self.spec, self.version)
+        except ServerFull as full:
+            self.refusal, self.job_id, self.playing = str(full), None, False
+            return None
+        self.refusal = None
         self.playing, self.job_stale = False, False
         if lost:
             return "Training had stopped because this page was inactive for a while; the network started afresh."
         return None
+
+    def _reset_job(self, manager: JobManager, spec) -> None:
+        """Rebuild the job's network from `spec`, or remember why the server would not."""
+        try:
+            manager.send(Reset(self.job_id, spec, self.version), wait_s=ANSWER_WAIT_S)
+        except ServerFull as full:
+            self.refusal, self.job_stale = str(full), True
+        else:
+            self.refusal = None
 
     def change_spec(self, new, manager: JobManager, buildable: bool = True) -> None:
         """Adopt a new spec: a structural change rebuilds the network, a training change doesn't."""
@@ -90,14 +105,14 @@ class PageSession:
             changed = [names[i] for i, (a, b) in enumerate(zip(old.structure(), new.structure())) if a != b]
             self.reset_reason = f"The {' and '.join(changed) or 'network'} changed, so the network was reset."
             self.playing, self.job_stale = False, False
-            manager.send(Reset(self.job_id, new, self.version), wait_s=ANSWER_WAIT_S)
+            self._reset_job(manager, new)
         elif new.train != old.train:
             manager.send(Update(self.job_id, new.train, self.version))
 
     def reset(self, manager: JobManager) -> None:
         self.version += 1
         self.playing = False
-        manager.send(Reset(self.job_id, self.spec, self.version), wait_s=ANSWER_WAIT_S)
+        self._reset_job(manager, self.spec)
 
     def load(self, spec, notes: list[str], manager: JobManager, buildable: bool = True) -> None:
         """Replace everything with a linked setup (an imported link, a preset): fresh network."""

@@ -10,7 +10,7 @@ import time
 
 import streamlit as st
 
-from ..jobs import JobManager, Pause, Play, Step
+from ..jobs import JobManager, JobStatus, Pause, Play, Step
 from .session import ANSWER_WAIT_S, PageSession
 
 
@@ -64,10 +64,44 @@ def _reset(session: PageSession, manager: JobManager) -> None:
         session.reset(manager)
 
 
+def _follow_job(session: PageSession, status: JobStatus, snap) -> None:
+    """Show Play again when the job stopped by itself: it diverged, finished, failed, or was
+    brought back paused after its worker died (only once it answered the page's last command,
+    so a click on Play is not undone by a snapshot from before it)."""
+    if status.error or status.restoring:
+        session.playing = False
+    elif snap is not None and not snap.playing and (
+            snap.diverged or getattr(snap, "finished", False) or (snap.notice and status.settled)):
+        session.playing = False
+
+
+def job_status(session: PageSession, manager: JobManager, snap) -> None:
+    """Say why the page's network is not moving, when it is not: the server would not build it,
+    it failed, it waits for its turn, its worker died, or the server is too busy to report."""
+    status = manager.status(session.job_id)
+    if session.refusal:
+        st.error(session.refusal, icon=":material/block:")
+    if status.error:
+        st.error(status.error, icon=":material/error:")
+    if status.restoring:
+        st.info(status.restoring, icon=":material/restore:")
+    elif snap is not None and snap.notice:
+        st.info(snap.notice, icon=":material/restore:")
+    if status.queue_ahead is not None and session.playing:
+        ahead = status.queue_ahead
+        line = ("yours is next" if ahead == 0 else
+                "1 network is ahead of yours" if ahead == 1 else f"{ahead} networks are ahead of yours")
+        st.info(f"Waiting for a turn: this server trains {status.heavy_slots} image network"
+                f"{'s' if status.heavy_slots != 1 else ''} at a time and all are busy; {line}. Training starts "
+                "by itself; Pause leaves the queue.", icon=":material/hourglass_top:")
+    if status.stalled_s is not None and session.playing:
+        st.warning(f"No news from the server for {status.stalled_s:.0f} s: it is very busy. Your network is kept; "
+                   "it goes on as soon as the server catches up.", icon=":material/hourglass_empty:")
+
+
 def transport_bar(session: PageSession, manager: JobManager, snap, enabled: bool = True):
     """Draw the bar; returns the space right of the epoch counter, for the page's numbers."""
-    if snap is not None and not snap.playing and (snap.diverged or getattr(snap, "finished", False)):
-        session.playing = False
+    _follow_job(session, manager.status(session.job_id), snap)
     # One row that sizes each button to its label (columns cut "Reset" to "Re…" on a laptop).
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
         st.button(
