@@ -16,7 +16,10 @@ from .images.spec import ImageSpec, summarize
 from .images.presets import IMAGE_PRESETS, image_preset
 from .presets import PRESETS, preset_spec
 from .sharelink import decode, decode_image, image_query, is_image_link, parse_link, to_query
+from .spec import LIMITS, parse_number
 from .tfp_import import import_link
+
+EPOCHS = LIMITS["epochs"]
 
 
 def _spec_from_link(link: str):
@@ -24,6 +27,14 @@ def _spec_from_link(link: str):
         return import_link(link)
     params = parse_link(link)
     return decode_image(params) if is_image_link(params) else decode(params)
+
+
+def _epochs(text: str) -> int:
+    """--epochs: a whole number within the limits table (argparse turns the error into exit 2)."""
+    number = parse_number(text)
+    if not isinstance(number, int) or not EPOCHS.lo <= number <= EPOCHS.hi:
+        raise argparse.ArgumentTypeError(f"must be a whole number between {EPOCHS.lo} and {EPOCHS.hi}, not {text[:20]!r}")
+    return number
 
 
 def _fmt(value: float) -> str:
@@ -36,7 +47,11 @@ def train(link: str, epochs: int) -> int:
     torch.set_num_threads(1)
     from .trainer import Trainer
 
-    spec, notes = _spec_from_link(link)
+    try:
+        spec, notes = _spec_from_link(link)
+    except Exception as error:  # noqa: BLE001 - the decoders never raise; if one ever does, say so plainly
+        print(f"error: cannot read that link ({type(error).__name__}); nothing was trained.", file=sys.stderr)
+        return 2
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
     if isinstance(spec, ImageSpec):
@@ -95,13 +110,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("train", help="train a share link's network headless, one line per epoch")
     run.add_argument("link", help="a share link, its query string, or a TensorFlow Playground link")
-    run.add_argument("--epochs", type=int, default=10, help="at most the link's own epochs for image links")
+    run.add_argument("--epochs", type=_epochs, default=10,
+                     help=f"{EPOCHS.lo} to {EPOCHS.hi:,}; at most the link's own epochs for image links")
     listing = sub.add_parser("presets", help="list the presets with their share links")
     listing.add_argument("--base", default="http://localhost:8501/", help="the app's address")
     args = parser.parse_args(argv)
     if args.command == "train":
-        if not 1 <= args.epochs <= 1_000_000:
-            parser.error("--epochs must be between 1 and 1000000")
         return train(args.link, args.epochs)
     return presets(args.base)
 

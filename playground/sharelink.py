@@ -24,11 +24,14 @@ from .spec import (
     TrainSpec,
     ViewSpec,
     default_loss,
+    parse_number,
+    show,
     validate,
 )
 
 MAX_VALUE_CHARS = 500  # longer values are not parsed at all
 MAX_LIST_ITEMS = 64
+MAX_UNKNOWN_NOTES = 10  # one note per unknown parameter up to this many, then one for the rest
 # Parameters Streamlit itself uses; not ours to complain about.
 FOREIGN_PARAMS = {"embed", "embed_options"}
 
@@ -41,9 +44,7 @@ KNOWN_PARAMS = (
 )
 
 
-def _show(text: str) -> str:
-    """Quote untrusted text for a note, short enough to read."""
-    return repr(text if len(text) <= 40 else text[:37] + "...")
+_show = show  # quotes untrusted text for a note, short enough to read
 
 
 class _Reader:
@@ -66,25 +67,30 @@ class _Reader:
         value = self.raw(name)
         return default if value is None else value
 
-    def number(self, name: str, default: float) -> float:
+    def number(self, name: str, default: float) -> int | float:
+        """A finite number: an int for whole-number text (any size: `validate` clamps it), else a float."""
         value = self.raw(name)
         if value is None:
             return default
-        try:
-            number = float(value)
-        except ValueError:
+        number = parse_number(value)
+        if number is None:
             self.notes.append(f"{name}: {_show(value)} is not a number; using {default}.")
             return default
-        if not math.isfinite(number):
-            self.notes.append(f"{name}: {_show(value)} is not a finite number; using {default}.")
+        if isinstance(number, float) and not math.isfinite(number):
+            if value.strip().lower().lstrip("+-") in ("nan", "inf", "infinity"):
+                self.notes.append(f"{name}: {_show(value)} is not a finite number; using {default}.")
+            else:
+                self.notes.append(f"{name}: {_show(value)} is too large to be a finite number; using {default}.")
             return default
         return number
 
     def integer(self, name: str, default: int) -> int:
         number = self.number(name, default)
-        if number != int(number):
-            self.notes.append(f"{name}: {number} is not a whole number; using {int(round(number))}.")
-        return int(round(number))
+        if isinstance(number, float):
+            if not number.is_integer():
+                self.notes.append(f"{name}: {number} is not a whole number; using {round(number)}.")
+            number = round(number)  # exact for any finite float
+        return number
 
     def flag(self, name: str, default: bool) -> bool:
         value = self.raw(name)
@@ -108,23 +114,48 @@ class _Reader:
         return items
 
 
-def _flatten(params: Mapping) -> dict[str, str]:
-    """Accept st.query_params, dicts of str or of lists (parse_qs); keep the last value."""
+def _text(value) -> str | None:
+    """A parameter's value as text; None for one that cannot be written (an int too big for str)."""
+    if isinstance(value, str):
+        return value
+    try:
+        return str(value)
+    except Exception:  # noqa: BLE001 - user data: whatever str() raises means "cannot be read"
+        return None
+
+
+def _flatten(params: Mapping) -> tuple[dict[str, str], list[str]]:
+    """Accept st.query_params, dicts of str or of lists (parse_qs, parse_link); keep the last value
+    of a repeated parameter, with a note. Returns the flat parameters and the notes."""
     flat: dict[str, str] = {}
+    notes: list[str] = []
     for key, value in params.items():
+        name = _text(key)
+        if name is None:
+            notes.append("A parameter name that cannot be read was ignored.")
+            continue
         if isinstance(value, (list, tuple)):
             if not value:
                 continue
-            value = value[-1]
-        flat[str(key)] = str(value)
-    return flat
+            text = _text(value[-1])
+            if len(value) > 1 and text is not None:
+                notes.append(f"{_show(name)} was given {len(value)} times; using the last one, {_show(text)}.")
+        else:
+            text = _text(value)
+        if text is None:
+            notes.append(f"{_show(name)}: a value that cannot be read was ignored.")
+            continue
+        flat[name] = text
+    return flat, notes
 
 
 def _start(params: Mapping, known: Container[str]) -> tuple[dict[str, str], list[str], _Reader]:
     """A decoder's first step: flat parameters, a note for each one it does not know, a reader."""
-    params = _flatten(params)
-    notes = [f"Unknown parameter {_show(name)} ignored." for name in params
-             if name not in known and name not in FOREIGN_PARAMS]
+    params, notes = _flatten(params)
+    unknown = [name for name in params if name not in known and name not in FOREIGN_PARAMS]
+    notes += [f"Unknown parameter {_show(name)} ignored." for name in unknown[:MAX_UNKNOWN_NOTES]]
+    if len(unknown) > MAX_UNKNOWN_NOTES:
+        notes.append(f"{len(unknown) - MAX_UNKNOWN_NOTES} more unknown parameters ignored.")
     return params, notes, _Reader(params, notes)
 
 
@@ -154,9 +185,10 @@ def decode(params: Mapping) -> tuple[RunSpec, list[str]]:
         units = [layer.units for layer in s0.layers]
     else:
         for item in shape_items:
-            try:
-                units.append(int(item))
-            except ValueError:
+            number = parse_number(item)
+            if isinstance(number, int):  # any size: validate clamps it
+                units.append(number)
+            else:
                 notes.append(f"networkShape: {_show(item)} is not a whole number; layer dropped.")
     common = read.text("activation", s0.layers[0].activation)
     per_layer = read.words("activations")
@@ -256,24 +288,36 @@ def to_query(spec: RunSpec) -> str:
     return urlencode(encode(spec), safe=",")
 
 
-def parse_link(text: str) -> dict[str, str]:
-    """Parameters from a pasted link: a full URL, '?a=1&b=2', '#a=1' or a bare 'a=1&b=2'."""
+def parse_link(text: str) -> dict[str, str | list[str]]:
+    """Parameters from a pasted link: a full URL, '?a=1&b=2', '#a=1' or a bare 'a=1&b=2'.
+
+    A parameter given more than once maps to the list of its values (the decoders use the last
+    one and say so); every other one to its text.
+    """
     text = text.strip()
     if "?" in text:  # a query, perhaps followed by a '#fragment' (a heading's anchor, TFP's settings)
         text = text.split("?", 1)[1]
     elif "#" in text:
         text = text.split("#", 1)[1]
     text = text.replace("#", "&")
-    return dict(parse_qsl(text, keep_blank_values=True))
+    params: dict[str, str | list[str]] = {}
+    for name, value in parse_qsl(text, keep_blank_values=True):
+        if name in params:
+            before = params[name]
+            params[name] = [*before, value] if isinstance(before, list) else [before, value]
+        else:
+            params[name] = value
+    return params
 
 
 # ---- the Images page ---------------------------------------------------------------------------
 
 IMAGE_PARAMS = ("layers", "data", "seed", "optimizer", "learningRate", "batchSize", "momentum", "nesterov",
                 "beta1", "beta2", "weightDecay", "schedule", "epochs")
-_LAYER_TOKEN = re.compile(
+_LAYER_TOKEN = re.compile(  # ASCII: `\d` would also match '١٢', which int() reads as 12
     r"^(?P<kind>conv|maxpool|avgpool|flatten|dense|dropout|batchnorm)"
-    r"(?P<n>\d+(?:\.\d+)?(?:e[-+]?\d+)?)?(?:k(?P<k>\d+))?(?:s(?P<s>\d+))?(?:p(?P<p>\d+))?(?:-(?P<act>[a-z]+))?$"
+    r"(?P<n>\d+(?:\.\d+)?(?:e[-+]?\d+)?)?(?:k(?P<k>\d+))?(?:s(?P<s>\d+))?(?:p(?P<p>\d+))?(?:-(?P<act>[a-z]+))?$",
+    re.ASCII,
 )
 
 
@@ -306,8 +350,9 @@ def parse_layer(token: str) -> ImageLayer | None:
         if kind == "dense":
             return ImageLayer("dense", units=int(n or 10), activation=act)
         if kind == "dropout":
-            return ImageLayer("dropout", rate=float(n or 0.5))
-    except ValueError:
+            rate = float(n or 0.5)
+            return ImageLayer("dropout", rate=rate) if math.isfinite(rate) else None  # 'dropout1e999'
+    except ValueError:  # a fraction where a whole number belongs ('conv1.5'), or more than 4300 digits
         return None
     return ImageLayer(kind)
 

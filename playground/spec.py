@@ -9,6 +9,8 @@ notes, so everything downstream can trust a spec without checking it again.
 from __future__ import annotations
 
 import math
+import numbers
+import re
 from dataclasses import dataclass, field, replace
 from typing import ClassVar
 
@@ -27,17 +29,54 @@ REGULARIZATIONS = ("none", "L1", "L2")
 
 # ---- documented limits ---------------------------------------------------------------------
 
-MAX_HIDDEN_LAYERS = 8
-MAX_UNITS = 64
-NOISE_RANGE = (0, 50)  # percent
-TRAIN_PERCENT_RANGE = (10, 90)
-LEARNING_RATE_RANGE = (1e-5, 10.0)
-REG_RATE_RANGE = (0.0, 10.0)
-MOMENTUM_RANGE = (0.0, 0.999)
-BETA_RANGE = (0.0, 0.9999)
-WEIGHT_DECAY_RANGE = (0.0, 1.0)
-SEED_RANGE = (0, 2**31 - 1)
+
+@dataclass(frozen=True)
+class Limit:
+    """One number's documented range: what `validate` clamps to, what its widget offers, what
+    links and the command line accept. `label` names it on the page and in notes."""
+
+    label: str
+    lo: int | float
+    hi: int | float
+    step: int | float | None = 1  # a widget's step (None: the widget offers fixed stops)
+    whole: bool = True  # an int; otherwise a float
+
+    @property
+    def range(self) -> tuple:
+        return (self.lo, self.hi)
+
+
 NUM_SAMPLES = {"classification": 500, "regression": 1200}  # as in TensorFlow Playground
+
+# The 2-D page's one table of limits; the Images page's table (images/spec.py) shares the optimizer rows.
+LIMITS: dict[str, Limit] = {
+    "noise": Limit("Noise (%)", 0, 50),
+    "train_percent": Limit("Training data (%)", 10, 90),
+    "seed": Limit("Seed", 0, 2**31 - 1),
+    "hidden_layers": Limit("Hidden layers", 0, 8),
+    "units": Limit("Neurons", 1, 64),  # per hidden layer
+    # at most the training set: 90% of the largest data set (validate uses the spec's own)
+    "batch_size": Limit("Batch size", 1, max(NUM_SAMPLES.values()) * 90 // 100),
+    "learning_rate": Limit("Learning rate", 1e-5, 10.0, None, whole=False),
+    "momentum": Limit("Momentum", 0.0, 0.999, 0.001, whole=False),
+    "beta1": Limit("Adam β₁", 0.0, 0.9999, 0.01, whole=False),
+    "beta2": Limit("Adam β₂", 0.0, 0.9999, 0.001, whole=False),
+    "weight_decay": Limit("Weight decay", 0.0, 1.0, 0.0001, whole=False),
+    "regularization_rate": Limit("Regularization rate", 0.0, 10.0, None, whole=False),
+    "epochs": Limit("Epochs", 1, 1_000_000),  # headless runs: python -m playground train --epochs
+}
+
+# The names other modules import (each one a view of the table).
+MAX_HIDDEN_LAYERS = LIMITS["hidden_layers"].hi
+MAX_UNITS = LIMITS["units"].hi
+NOISE_RANGE = LIMITS["noise"].range  # percent
+TRAIN_PERCENT_RANGE = LIMITS["train_percent"].range
+LEARNING_RATE_RANGE = LIMITS["learning_rate"].range
+REG_RATE_RANGE = LIMITS["regularization_rate"].range
+MOMENTUM_RANGE = LIMITS["momentum"].range
+BETA_RANGE = LIMITS["beta1"].range
+WEIGHT_DECAY_RANGE = LIMITS["weight_decay"].range
+SEED_RANGE = LIMITS["seed"].range
 
 
 @dataclass(frozen=True)
@@ -111,38 +150,107 @@ def default_loss(problem: str) -> str:
     return "bce" if problem == "classification" else "mse"
 
 
+# ---- reading numbers: any value, never an exception -----------------------------------------------
+
+# A number as a link writes it: ASCII digits only (int() and float() also take '١٢', '1_000', ' 5\n').
+_NUMBER_TEXT = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?", re.ASCII)
+_WHOLE_TEXT = re.compile(r"[+-]?\d+", re.ASCII)
+_NOT_FINITE_TEXT = {sign + word for sign in ("", "+", "-") for word in ("nan", "inf", "infinity")}
+_MAX_DIGITS = 4000  # below Python's int/str conversion limit (4300 digits)
+
+
+def parse_number(text: str) -> int | float | None:
+    """A number written in plain ASCII: an exact int for whole-number text (of any length up to
+    4000 digits), else a float (inf or nan for those words, and inf where the text overflows a
+    float). None for anything else."""
+    text = text.strip()
+    if _WHOLE_TEXT.fullmatch(text) and len(text) <= _MAX_DIGITS:
+        return int(text)
+    if _NUMBER_TEXT.fullmatch(text) or text.lower() in _NOT_FINITE_TEXT:
+        return float(text)  # never raises on this grammar; overflow gives inf
+    return None
+
+
+def show(value) -> str:
+    """A value for a note: short, and never too big to write (huge ints are described, not printed)."""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, int):
+        if abs(value) < 10**15:
+            return str(value)
+        sign = "negative " if value < 0 else ""
+        if value.bit_length() < 3 * _MAX_DIGITS:  # ~3600 digits: safe to count exactly
+            return f"a {sign}{len(str(abs(value)))}-digit number"
+        return f"a {sign}number of more than 3,000 digits"
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, str):
+        return repr(value if len(value) <= 40 else value[:37] + "...")
+    try:
+        text = repr(value)
+    except Exception:  # a value whose repr fails (a huge int inside a list, say)
+        text = f"a {type(value).__name__}"
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _as_number(value):
+    """int, float or None (not a number) for a value of any type."""
+    if isinstance(value, str):
+        return parse_number(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        try:
+            return float(value)
+        except (OverflowError, ValueError):
+            return None
+    return None
+
+
 def clamp(value, lo, hi, label: str, notes: list[str]):
     """value within [lo, hi]; a note says what was changed (shared with the Images spec)."""
     if isinstance(value, float) and not math.isfinite(value):
         notes.append(f"{label}: {value} is not a number; using {lo}.")
         return lo
-    if value < lo or value > hi:
+    if value < lo or value > hi:  # exact, even for ints too big for a float
         new = min(max(value, lo), hi)
-        notes.append(f"{label}: {value} is outside {lo}–{hi}; using {new}.")
+        notes.append(f"{label}: {show(value)} is outside {lo}–{hi}; using {new}.")
         return new
     return value
 
 
-def _whole(value, lo: int, hi: int, label: str, notes: list[str]) -> int:
-    """A whole number within limits; non-numbers and fractions are noted, never raised."""
-    try:
-        number = float(value)
-    except (TypeError, ValueError):
-        notes.append(f"{label}: {value!r} is not a number; using {lo}.")
-        return lo
-    if not math.isfinite(number):
-        notes.append(f"{label}: {value} is not a number; using {lo}.")
-        return lo
-    if number != int(number):
-        notes.append(f"{label}: {value} is not a whole number; using {round(number)}.")
-        number = round(number)
-    return int(clamp(int(number), lo, hi, label, notes))
+def whole_in(value, limit: Limit, notes: list[str], label: str | None = None, hi: int | None = None) -> int:
+    """A whole number within `limit` (or up to `hi`, a tighter bound); anything else is noted, never raised."""
+    label = label or limit.label
+    hi = limit.hi if hi is None else hi
+    number = _as_number(value)
+    if number is None:
+        notes.append(f"{label}: {show(value)} is not a number; using {limit.lo}.")
+        return limit.lo
+    if isinstance(number, float):
+        if not math.isfinite(number):
+            notes.append(f"{label}: {show(value)} is not a number; using {limit.lo}.")
+            return limit.lo
+        if not number.is_integer():
+            notes.append(f"{label}: {show(value)} is not a whole number; using {round(number)}.")
+        number = round(number)  # an exact int, however large the float
+    return int(clamp(number, limit.lo, hi, label, notes))
+
+
+def real_in(value, limit: Limit, notes: list[str], label: str | None = None) -> float:
+    """A float within `limit`; non-numbers, NaN and infinities become its low end, with a note."""
+    label = label or limit.label
+    number = _as_number(value)
+    if number is None or (isinstance(number, float) and not math.isfinite(number)):
+        notes.append(f"{label}: {show(value)} is not a number; using {limit.lo}.")
+        return float(limit.lo)
+    return float(clamp(number, limit.lo, limit.hi, label, notes))
 
 
 def _choice(value: str, allowed: tuple[str, ...], default: str, label: str, notes: list[str]) -> str:
-    if value in allowed:
+    if isinstance(value, str) and value in allowed:
         return value
-    notes.append(f"{label}: '{value}' is not one of {', '.join(allowed)}; using '{default}'.")
+    notes.append(f"{label}: {show(value)} is not one of {', '.join(allowed)}; using '{default}'.")
     return default
 
 
@@ -156,15 +264,15 @@ def validate(spec: RunSpec) -> tuple[RunSpec, list[str]]:
         problem=problem,
         dataset=_choice(d.dataset, CLASSIFY_DATASETS, d0.dataset, "Data set", notes),
         reg_dataset=_choice(d.reg_dataset, REGRESS_DATASETS, d0.reg_dataset, "Regression data set", notes),
-        noise=_whole(d.noise, *NOISE_RANGE, "Noise (%)", notes),
-        train_percent=_whole(d.train_percent, *TRAIN_PERCENT_RANGE, "Training share (%)", notes),
-        seed=_whole(d.seed, *SEED_RANGE, "Seed", notes),
+        noise=whole_in(d.noise, LIMITS["noise"], notes),
+        train_percent=whole_in(d.train_percent, LIMITS["train_percent"], notes),
+        seed=whole_in(d.seed, LIMITS["seed"], notes),
     )
 
     features = tuple(f for f in FEATURES if f in spec.features)  # canonical order, no repeats
     unknown = [f for f in spec.features if f not in FEATURES]
     if unknown:
-        notes.append(f"Unknown input features ignored: {', '.join(map(str, unknown))}.")
+        notes.append(f"Unknown input features ignored: {', '.join(map(show, unknown))}.")
     if not features:
         notes.append("At least one input feature is needed; using x and y.")
         features = ("x", "y")
@@ -175,7 +283,7 @@ def validate(spec: RunSpec) -> tuple[RunSpec, list[str]]:
         layers = layers[:MAX_HIDDEN_LAYERS]
     layers = [
         LayerSpec(
-            units=_whole(layer.units, 1, MAX_UNITS, f"Neurons in layer {i + 1}", notes),
+            units=whole_in(layer.units, LIMITS["units"], notes, f"Neurons in layer {i + 1}"),
             activation=_choice(layer.activation, ACTIVATIONS, "tanh", f"Activation of layer {i + 1}", notes),
         )
         for i, layer in enumerate(layers)
@@ -192,16 +300,16 @@ def validate(spec: RunSpec) -> tuple[RunSpec, list[str]]:
 
     t = spec.train
     train = TrainSpec(
-        learning_rate=float(clamp(float(t.learning_rate), *LEARNING_RATE_RANGE, "Learning rate", notes)),
-        batch_size=_whole(t.batch_size, 1, data.num_train, "Batch size", notes),
+        learning_rate=real_in(t.learning_rate, LIMITS["learning_rate"], notes),
+        batch_size=whole_in(t.batch_size, LIMITS["batch_size"], notes, hi=data.num_train),
         optimizer=_choice(t.optimizer, OPTIMIZERS, t0.optimizer, "Optimizer", notes),
-        momentum=float(clamp(float(t.momentum), *MOMENTUM_RANGE, "Momentum", notes)),
+        momentum=real_in(t.momentum, LIMITS["momentum"], notes),
         nesterov=bool(t.nesterov),
-        beta1=float(clamp(float(t.beta1), *BETA_RANGE, "Adam beta1", notes)),
-        beta2=float(clamp(float(t.beta2), *BETA_RANGE, "Adam beta2", notes)),
-        weight_decay=float(clamp(float(t.weight_decay), *WEIGHT_DECAY_RANGE, "Weight decay", notes)),
+        beta1=real_in(t.beta1, LIMITS["beta1"], notes),
+        beta2=real_in(t.beta2, LIMITS["beta2"], notes),
+        weight_decay=real_in(t.weight_decay, LIMITS["weight_decay"], notes),
         regularization=_choice(t.regularization, REGULARIZATIONS, t0.regularization, "Regularization", notes),
-        regularization_rate=float(clamp(float(t.regularization_rate), *REG_RATE_RANGE, "Regularization rate", notes)),
+        regularization_rate=real_in(t.regularization_rate, LIMITS["regularization_rate"], notes),
     )
     if train.nesterov and (train.optimizer != "sgd" or train.momentum == 0):
         notes.append("Nesterov needs SGD with momentum above 0; turned off.")

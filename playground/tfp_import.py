@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import zlib
 
-from .sharelink import FEATURES, decode, parse_link
-from .spec import RunSpec
+from .sharelink import FEATURES, _flatten, decode, parse_link
+from .spec import LIMITS, RunSpec
 
 # TF Playground parameters that map one-to-one onto ours.
 PASSED = (
@@ -28,16 +28,16 @@ UNSUPPORTED_FEATURES = ("cosX", "cosY")
 def tfp_seed_to_int(seed: str) -> int:
     """A stable whole-number seed for TF Playground's seed string."""
     text = seed.strip()
-    if text.isdigit() and int(text) < 2**31:
+    # ASCII digits only: str.isdigit() also passes '²' (int() refuses it) and '١٢'; and few enough for int()
+    if text.isascii() and text.isdigit() and len(text) <= 10 and int(text) <= LIMITS["seed"].hi:
         return int(text)
-    return zlib.crc32(text.encode()) & 0x7FFFFFFF
+    return zlib.crc32(text.encode("utf-8", "surrogatepass")) & LIMITS["seed"].hi
 
 
 def translate(link: str) -> tuple[dict[str, str], list[str]]:
     """A pasted TF Playground URL (or its '#...' part) -> our parameters and notes."""
-    raw = parse_link(link)
+    raw, notes = _flatten(parse_link(link))  # a repeated setting: its last value, with a note
     params: dict[str, str] = {}
-    notes: list[str] = []
     if not raw:
         return params, ["No settings found in that link: paste the whole address, including its '#' part."]
     for name, value in raw.items():

@@ -186,7 +186,7 @@ def test_huge_values_are_clamped_with_notes():
     assert spec.layers[0].units == 64
     assert spec.data.seed == 2**31 - 1
     joined = "\n".join(notes)
-    for word in ("Learning rate", "Batch size", "Neurons in layer 1", "Seed", "Noise", "Training share"):
+    for word in ("Learning rate", "Batch size", "Neurons in layer 1", "Seed", "Noise", "Training data"):
         assert word in joined
 
 
@@ -283,10 +283,18 @@ def test_loss_not_fitting_the_problem():
     assert len(notes) == 1 and "does not fit" in notes[0]
 
 
-def test_lists_of_values_use_the_last():
-    spec, notes = decode({"dataset": ["xor", "spiral"], "noise": []})
-    assert spec.data.dataset == "spiral" and spec.data.noise == 0
-    assert notes == []
+def test_lists_of_values_use_the_last_with_a_note():
+    spec, notes = decode({"dataset": ["xor", "spiral"], "noise": [], "seed": ["4"]})
+    assert spec.data.dataset == "spiral" and spec.data.noise == 0 and spec.data.seed == 4
+    assert notes == ["'dataset' was given 2 times; using the last one, 'spiral'."]
+
+
+def test_a_repeated_parameter_in_a_link_uses_the_last_with_a_note():
+    params = parse_link("?noise=5&dataset=xor&noise=10&noise=20")
+    assert params == {"noise": ["5", "10", "20"], "dataset": "xor"}
+    spec, notes = decode(params)
+    assert spec.data.noise == 20 and spec.data.dataset == "xor"
+    assert notes == ["'noise' was given 3 times; using the last one, '20'."]
 
 
 def test_encode_writes_every_setting():

@@ -70,7 +70,7 @@ def test_noise_is_clamped(noise, expected):
 def test_train_percent_is_clamped(percent, expected):
     fixed, note = one_note(with_data(train_percent=percent))
     assert fixed.data.train_percent == expected
-    assert "Training share" in note and str(percent) in note and str(expected) in note
+    assert "Training data" in note and str(percent) in note and str(expected) in note
 
 
 def test_in_range_boundaries_are_kept():
@@ -140,8 +140,8 @@ def test_batch_size_below_one():
     [
         ("learning_rate", "Learning rate", 1e-5),
         ("momentum", "Momentum", 0.0),
-        ("beta1", "beta1", 0.0),
-        ("beta2", "beta2", 0.0),
+        ("beta1", "β₁", 0.0),
+        ("beta2", "β₂", 0.0),
         ("weight_decay", "Weight decay", 0.0),
         ("regularization_rate", "Regularization rate", 0.0),
     ],
@@ -159,8 +159,8 @@ def test_non_finite_floats_are_replaced(field, label, expected, bad):
     [
         ("momentum", 1.0, 0.999, "Momentum"),
         ("momentum", -0.5, 0.0, "Momentum"),
-        ("beta1", 1.0, 0.9999, "beta1"),
-        ("beta2", 2.0, 0.9999, "beta2"),
+        ("beta1", 1.0, 0.9999, "β₁"),
+        ("beta2", 2.0, 0.9999, "β₂"),
         ("weight_decay", 1.5, 1.0, "Weight decay"),
         ("regularization_rate", 11.0, 10.0, "Regularization rate"),
         ("regularization_rate", -0.1, 0.0, "Regularization rate"),
@@ -318,5 +318,5 @@ def test_every_change_gets_its_own_note():
     fixed, notes = validate(spec)
     assert len(notes) == 7  # noise, share, units x2, activation, learning rate, optimizer
     joined = "\n".join(notes)
-    for word in ("Noise", "Training share", "layer 1", "layer 2", "bogus", "Learning rate", "nadam"):
+    for word in ("Noise", "Training data", "layer 1", "layer 2", "bogus", "Learning rate", "nadam"):
         assert word in joined

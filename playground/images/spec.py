@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass, field
 from typing import ClassVar
 
-from ..spec import ACTIVATIONS, OPTIMIZERS, clamp as _clamp
+from ..spec import ACTIVATIONS, LIMITS, OPTIMIZERS, Limit, real_in, show, whole_in
 
 LAYER_KINDS = ("conv", "maxpool", "avgpool", "flatten", "dense", "dropout", "batchnorm")
 SCHEDULES = ("none", "step", "cosine")
@@ -20,19 +20,34 @@ DATA_SOURCES = ("subset", "full")
 INPUT_SHAPE = (1, 28, 28)
 NUM_CLASSES = 10
 
-MAX_LAYERS = 16
-FILTERS_RANGE = (1, 256)
-KERNEL_RANGE = (1, 11)
-STRIDE_RANGE = (1, 4)
-PADDING_RANGE = (0, 5)
-POOL_RANGE = (1, 8)
-UNITS_RANGE = (1, 2048)
-DROPOUT_RANGE = (0.0, 0.9)
+# The Images page's one table of limits (the optimizer rows and the seed are the 2-D page's own).
+IMAGE_LIMITS: dict[str, Limit] = {
+    "layers": Limit("Layers", 0, 16),
+    "filters": Limit("Filters", 1, 256),  # conv
+    "kernel": Limit("Kernel", 1, 11),
+    "stride": Limit("Stride", 1, 4),
+    "padding": Limit("Padding", 0, 5),
+    "window": Limit("Window", 1, 8),  # pooling
+    "units": Limit("Units", 1, 2048),  # dense
+    "rate": Limit("Rate", 0.0, 0.9, 0.05, whole=False),  # dropout
+    "batch_size": Limit("Batch size", 1, 1024, 16),
+    "epochs": Limit("Epochs", 1, 100),
+    **{key: LIMITS[key] for key in ("seed", "learning_rate", "momentum", "beta1", "beta2", "weight_decay")},
+}
+# The names other modules import (each one a view of the table).
+MAX_LAYERS = IMAGE_LIMITS["layers"].hi
+FILTERS_RANGE = IMAGE_LIMITS["filters"].range
+KERNEL_RANGE = IMAGE_LIMITS["kernel"].range
+STRIDE_RANGE = IMAGE_LIMITS["stride"].range
+PADDING_RANGE = IMAGE_LIMITS["padding"].range
+POOL_RANGE = IMAGE_LIMITS["window"].range
+UNITS_RANGE = IMAGE_LIMITS["units"].range
+DROPOUT_RANGE = IMAGE_LIMITS["rate"].range
 MAX_PARAMS = 5_000_000
-BATCH_RANGE = (1, 1024)
-EPOCHS_RANGE = (1, 100)
-LEARNING_RATE_RANGE = (1e-5, 10.0)
-WEIGHT_DECAY_RANGE = (0.0, 1.0)
+BATCH_RANGE = IMAGE_LIMITS["batch_size"].range
+EPOCHS_RANGE = IMAGE_LIMITS["epochs"].range
+LEARNING_RATE_RANGE = IMAGE_LIMITS["learning_rate"].range
+WEIGHT_DECAY_RANGE = IMAGE_LIMITS["weight_decay"].range
 # Effective CPU throughput for the time estimate: the seed CNN measured ~22 s per 60,000-image
 # epoch on 2 cores, i.e. about 15 GFLOP/s for forward plus backward.
 CPU_FLOPS = 15e9
@@ -115,8 +130,10 @@ class ImageSpec:
 
 
 def validate(spec: ImageSpec) -> tuple[ImageSpec, list[str]]:
-    """Clamp to the documented limits; shapes are `summarize`'s job, not this one's."""
+    """Clamp to the documented limits (IMAGE_LIMITS); shapes are `summarize`'s job, not this one's.
+    Values of any type are noted and replaced, never raised on."""
     notes: list[str] = []
+    L = IMAGE_LIMITS
     layers = list(spec.layers)
     if len(layers) > MAX_LAYERS:
         notes.append(f"At most {MAX_LAYERS} layers; kept the first {MAX_LAYERS}.")
@@ -124,47 +141,49 @@ def validate(spec: ImageSpec) -> tuple[ImageSpec, list[str]]:
     clean = []
     for i, layer in enumerate(layers, 1):
         if layer.kind not in LAYER_KINDS:
-            notes.append(f"Layer {i}: unknown kind '{layer.kind}' dropped.")
+            notes.append(f"Layer {i}: unknown kind {show(layer.kind)} dropped.")
             continue
         name = f"Layer {i} ({layer.kind})"
         activation = layer.activation
         if activation not in ACTIVATIONS:
-            notes.append(f"{name}: activation '{activation}' unknown; using linear.")
+            notes.append(f"{name}: activation {show(activation)} unknown; using linear.")
             activation = "linear"
-        units_range = FILTERS_RANGE if layer.kind == "conv" else UNITS_RANGE
+        units_limit = L["filters"] if layer.kind == "conv" else L["units"]
+        conv_layer, pooling = layer.kind == "conv", layer.kind in ("maxpool", "avgpool")
         clean.append(
             ImageLayer(
                 kind=layer.kind,
-                units=int(_clamp(int(layer.units), *units_range, f"{name} size", notes)) if layer.kind in ("conv", "dense") else 0,
-                kernel=int(_clamp(int(layer.kernel), *KERNEL_RANGE, f"{name} kernel", notes)) if layer.kind == "conv" else 3,
-                stride=int(_clamp(int(layer.stride), *STRIDE_RANGE, f"{name} stride", notes)) if layer.kind == "conv" else 1,
-                padding=int(_clamp(int(layer.padding), *PADDING_RANGE, f"{name} padding", notes)) if layer.kind == "conv" else 0,
-                size=int(_clamp(int(layer.size), *POOL_RANGE, f"{name} window", notes)) if layer.kind in ("maxpool", "avgpool") else 2,
-                rate=float(_clamp(float(layer.rate), *DROPOUT_RANGE, f"{name} rate", notes)) if layer.kind == "dropout" else 0.5,
+                units=whole_in(layer.units, units_limit, notes, f"{name} size") if layer.kind in ("conv", "dense") else 0,
+                kernel=whole_in(layer.kernel, L["kernel"], notes, f"{name} kernel") if conv_layer else 3,
+                stride=whole_in(layer.stride, L["stride"], notes, f"{name} stride") if conv_layer else 1,
+                padding=whole_in(layer.padding, L["padding"], notes, f"{name} padding") if conv_layer else 0,
+                size=whole_in(layer.size, L["window"], notes, f"{name} window") if pooling else 2,
+                rate=real_in(layer.rate, L["rate"], notes, f"{name} rate") if layer.kind == "dropout" else 0.5,
                 activation=activation if layer.kind in ("conv", "dense") else "linear",
             )
         )
     t = spec.train
+    momentum = real_in(t.momentum, L["momentum"], notes)
     train = ImageTrainSpec(
         optimizer=t.optimizer if t.optimizer in OPTIMIZERS else "adam",
-        learning_rate=float(_clamp(float(t.learning_rate), *LEARNING_RATE_RANGE, "Learning rate", notes)),
-        batch_size=int(_clamp(int(t.batch_size), *BATCH_RANGE, "Batch size", notes)),
-        momentum=float(_clamp(float(t.momentum), 0.0, 0.999, "Momentum", notes)),
-        nesterov=bool(t.nesterov) and t.optimizer == "sgd" and t.momentum > 0,
-        beta1=float(_clamp(float(t.beta1), 0.0, 0.9999, "Adam beta1", notes)),
-        beta2=float(_clamp(float(t.beta2), 0.0, 0.9999, "Adam beta2", notes)),
-        weight_decay=float(_clamp(float(t.weight_decay), *WEIGHT_DECAY_RANGE, "Weight decay", notes)),
+        learning_rate=real_in(t.learning_rate, L["learning_rate"], notes),
+        batch_size=whole_in(t.batch_size, L["batch_size"], notes),
+        momentum=momentum,
+        nesterov=bool(t.nesterov) and t.optimizer == "sgd" and momentum > 0,
+        beta1=real_in(t.beta1, L["beta1"], notes),
+        beta2=real_in(t.beta2, L["beta2"], notes),
+        weight_decay=real_in(t.weight_decay, L["weight_decay"], notes),
         schedule=t.schedule if t.schedule in SCHEDULES else "none",
-        epochs=int(_clamp(int(t.epochs), *EPOCHS_RANGE, "Epochs", notes)),
+        epochs=whole_in(t.epochs, L["epochs"], notes),
     )
     if t.optimizer not in OPTIMIZERS:
-        notes.append(f"Optimizer '{t.optimizer}' unknown; using adam.")
+        notes.append(f"Optimizer {show(t.optimizer)} unknown; using adam.")
     if t.schedule not in SCHEDULES:
-        notes.append(f"Schedule '{t.schedule}' unknown; using none.")
+        notes.append(f"Schedule {show(t.schedule)} unknown; using none.")
     data = spec.data if spec.data in DATA_SOURCES else "subset"
     if data != spec.data:
-        notes.append(f"Data '{spec.data}' unknown; using the shipped subset.")
-    seed = int(_clamp(int(spec.seed), 0, 2**31 - 1, "Seed", notes))
+        notes.append(f"Data {show(spec.data)} unknown; using the shipped subset.")
+    seed = whole_in(spec.seed, L["seed"], notes)
     return ImageSpec(tuple(clean), train, data, seed), notes
 
 

@@ -18,15 +18,15 @@ from ..spec import (
     CLASSIFY_LOSSES,
     FEATURES,
     INITS,
+    LIMITS,
     MAX_HIDDEN_LAYERS,
-    MAX_UNITS,
     OPTIMIZERS,
     REGRESS_DATASETS,
     REGRESS_LOSSES,
     REGULARIZATIONS,
-    SEED_RANGE,
     DataSpec,
     LayerSpec,
+    Limit,
     RunSpec,
     TrainSpec,
     ViewSpec,
@@ -55,14 +55,27 @@ ACTIVATION_LABELS = {
 OPTIMIZER_LABELS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "rmsprop": "RMSprop", "adagrad": "Adagrad"}
 LOSS_LABELS = {"bce": "Binary cross-entropy", "mse": "Mean squared error", "mae": "Mean absolute error", "huber": "Huber"}
 INIT_LABELS = {"default": "PyTorch default", "xavier": "Xavier (Glorot)", "he": "He (Kaiming)", "zeros": "Zeros (symmetry!)"}
-LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
-REG_RATES = (0.0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0)
+# The sliders' usual stops, from the low to the high end of the limits table.
+LEARNING_RATES = (LIMITS["learning_rate"].lo, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0,
+                  LIMITS["learning_rate"].hi)
+REG_RATES = (LIMITS["regularization_rate"].lo, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0,
+             LIMITS["regularization_rate"].hi)
 
 
 def _bind(key: str, value, refill: bool) -> None:
     """Give a widget its value from the spec when refilling, or when it has none yet."""
     if refill or key not in st.session_state:
         st.session_state[key] = value
+
+
+def number_input(limit: Limit, key: str, label: str | None = None, where=st, **kwargs):
+    """A number input with the range and step of its row of the limits table."""
+    return where.number_input(label or limit.label, limit.lo, limit.hi, step=limit.step, key=key, **kwargs)
+
+
+def slider(limit: Limit, key: str, hi: int | float | None = None, where=st, **kwargs):
+    """A slider with the range and step of its row of the limits table (`hi`: a tighter upper end)."""
+    return where.slider(limit.label, limit.lo, limit.hi if hi is None else hi, step=limit.step, key=key, **kwargs)
 
 
 def _steps(choices: tuple[float, ...], value: float) -> list[float]:
@@ -87,16 +100,16 @@ def data_editor(spec: RunSpec, refill: bool) -> DataSpec:
     else:
         reg_dataset = st.selectbox("Data set", REGRESS_DATASETS, key="reg_dataset", format_func=DATASET_LABELS.get)
         dataset = d.dataset
-    train_percent = st.slider("Training data (%)", 10, 90, key="train_percent")
-    noise = st.slider("Noise (%)", 0, 50, key="noise")
+    train_percent = slider(LIMITS["train_percent"], "train_percent")
+    noise = slider(LIMITS["noise"], "noise")
     with st.container(horizontal=True, vertical_alignment="bottom"):  # the button as wide as its label
-        seed = st.number_input("Seed", SEED_RANGE[0], SEED_RANGE[1], step=1, key="seed")
+        seed = number_input(LIMITS["seed"], "seed")
         st.button("Regenerate", key="regenerate", on_click=_new_seed, help="New random points (a new seed)")
     return DataSpec(problem, dataset, reg_dataset, int(noise), int(train_percent), int(seed))
 
 
 def _new_seed() -> None:
-    st.session_state["seed"] = random.randrange(SEED_RANGE[1])
+    st.session_state["seed"] = random.randint(*LIMITS["seed"].range)
 
 
 def features_editor(spec: RunSpec, refill: bool) -> tuple[str, ...]:
@@ -148,7 +161,7 @@ def layers_editor(spec: RunSpec, refill: bool) -> tuple[tuple[LayerSpec, ...], s
             known = spec.layers[i] if i < len(spec.layers) else LayerSpec()
             _bind(f"units_{i}", known.units, False)
             _bind(f"activation_{i}", known.activation, False)
-            units = column.number_input(f"Layer {i + 1}", 1, MAX_UNITS, step=1, key=f"units_{i}")
+            units = number_input(LIMITS["units"], f"units_{i}", f"Layer {i + 1}", where=column)
             activation = column.selectbox(
                 f"Layer {i + 1} activation", ACTIVATIONS, key=f"activation_{i}", format_func=ACTIVATION_LABELS.get,
                 label_visibility="collapsed",
@@ -190,7 +203,7 @@ def optimizer_editor(train, refill: bool, prefix: str = "") -> dict:
     fields = dict(optimizer=optimizer, learning_rate=float(learning_rate), momentum=train.momentum,
                   nesterov=train.nesterov, beta1=train.beta1, beta2=train.beta2)
     if optimizer in ("sgd", "rmsprop"):
-        fields["momentum"] = float(st.slider("Momentum", 0.0, 0.99, step=0.01, key=k("momentum")))
+        fields["momentum"] = float(slider(LIMITS["momentum"], k("momentum"), format="%.3f"))
     if optimizer == "sgd":
         nesterov = st.checkbox("Nesterov momentum", key=k("nesterov"), disabled=fields["momentum"] == 0)
         fields["nesterov"] = bool(nesterov) and fields["momentum"] > 0
@@ -198,14 +211,14 @@ def optimizer_editor(train, refill: bool, prefix: str = "") -> dict:
         fields["nesterov"] = False
     if optimizer in ("adam", "adamw"):
         left, right = st.columns(2)
-        fields["beta1"] = float(left.number_input("β₁", 0.0, 0.9999, step=0.01, format="%.4f", key=k("beta1")))
-        fields["beta2"] = float(right.number_input("β₂", 0.0, 0.9999, step=0.001, format="%.4f", key=k("beta2")))
+        fields["beta1"] = float(number_input(LIMITS["beta1"], k("beta1"), where=left, format="%.4f"))
+        fields["beta2"] = float(number_input(LIMITS["beta2"], k("beta2"), where=right, format="%.4f"))
     return fields
 
 
-def weight_decay_editor(value: float, refill: bool, key: str, label: str = "Weight decay") -> float:
+def weight_decay_editor(value: float, refill: bool, key: str, label: str | None = None) -> float:
     _bind(key, value, refill)
-    return float(st.number_input(label, 0.0, 1.0, step=0.0001, format="%.4f", key=key))
+    return float(number_input(LIMITS["weight_decay"], key, label, format="%.4f"))
 
 
 def training_editor(spec: RunSpec, problem: str, num_train: int, refill: bool) -> tuple[str, TrainSpec]:
@@ -222,7 +235,7 @@ def training_editor(spec: RunSpec, problem: str, num_train: int, refill: bool) -
     weight_decay = t.weight_decay
     if fields["optimizer"] == "adamw":
         weight_decay = weight_decay_editor(t.weight_decay, refill, "weight_decay")
-    batch_size = st.slider("Batch size", 1, num_train, key="batch_size", help=f"{num_train} = the full training set")
+    batch_size = slider(LIMITS["batch_size"], "batch_size", hi=num_train, help=f"{num_train} = the full training set")
     regularization = st.selectbox("Regularization", REGULARIZATIONS, key="regularization")
     regularization_rate = st.select_slider(
         "Regularization rate", _steps(REG_RATES, st.session_state["regularization_rate"]), key="regularization_rate",
