@@ -13,12 +13,16 @@ import gzip
 import hashlib
 import re
 import shutil
+import struct
+import subprocess
+import sys
 import threading
+import time
+import tracemalloc
+import zlib
 from dataclasses import dataclass, field
-from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -201,6 +205,8 @@ class ServerState:
     drop: dict[str, int] = field(default_factory=dict)  # name -> responses to cut off halfway
     fail: dict[str, int] = field(default_factory=dict)  # name -> responses answered 503
     ranges: bool = True
+    delay: dict[str, float] = field(default_factory=dict)  # name -> seconds to wait before answering
+    no_length: bool = False  # send bodies without Content-Length, ending them by closing the connection
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def count(self, name: str) -> list[str | None]:
@@ -228,10 +234,21 @@ class Handler(BaseHTTPRequestHandler):
         if not self.path.startswith("/mnist/") or name not in state.files:
             self.send_error(404)
             return
+        time.sleep(state.delay.get(name, 0.0))
         if failing:
             self.send_error(503, "try again")
             return
         data = state.corrupt.get(name, state.files[name])
+        if state.no_length:
+            self.send_response(200)
+            self.send_header("Connection", "close")
+            self.end_headers()
+            self.close_connection = True
+            try:
+                self.wfile.write(data)
+            except ConnectionError:  # the client stopped reading: expected when it refuses a file
+                pass
+            return
         start = 0
         match = re.fullmatch(r"bytes=(\d+)-", requested or "")
         if match and state.ranges and int(match[1]) >= len(data):  # as real servers answer
@@ -255,7 +272,10 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
             return
-        self.wfile.write(body)
+        try:
+            self.wfile.write(body)
+        except ConnectionError:  # the client stopped reading: expected when it refuses a file
+            self.close_connection = True
 
 
 @pytest.fixture(scope="module")
@@ -283,8 +303,13 @@ def server(real_gz):
 FAST = {"retries": 2, "timeout": 10.0, "backoff_s": 0.01}
 
 
+def files_in(folder: Path) -> list[str]:
+    """What a cache folder holds besides its lock file (kept: removing a lock file is a race)."""
+    return sorted(p.name for p in folder.iterdir() if p.name != mnist.LOCK_NAME)
+
+
 def assert_cache_is_full_mnist(folder: Path) -> None:
-    assert sorted(p.name for p in folder.iterdir()) == sorted(NAMES)
+    assert files_in(folder) == sorted(NAMES)
     full = mnist.load_folder(folder)
     assert full.train_labels[:10].tolist() == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
     assert full.test_labels[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
@@ -333,7 +358,7 @@ def test_checksum_mismatch_names_the_file_and_leaves_nothing_unverified(server, 
         mnist.download(server.mirror, tmp_path, **FAST)
     assert "shipped subset still works" in str(info.value)
     assert len(server.state.count(name)) == 2  # retried
-    left = sorted(p.name for p in tmp_path.iterdir())
+    left = files_in(tmp_path)
     assert left == ["train-images-idx3-ubyte.gz"], left  # the verified file before it, nothing else
     assert mnist._verified(tmp_path / left[0], FILES["train_images"][1])
 
@@ -424,16 +449,8 @@ def test_environment_variables_choose_cache_and_mirror(server, tmp_path, monkeyp
 # ---- importing a person's own files ------------------------------------------------------------------
 
 
-@pytest.fixture
-def fast_gzip(monkeypatch):
-    """import_folder re-compresses 55 MB at gzip's default level 9 (~15 s on this machine's CPUs);
-    level 1 writes the same bytes, just larger, and keeps these tests quick."""
-    monkeypatch.setattr(mnist, "gzip", SimpleNamespace(GzipFile=partial(gzip.GzipFile, compresslevel=1),
-                                                       decompress=gzip.decompress))
-
-
 @needs_real
-def test_import_folder_accepts_the_real_files_gzipped(tmp_path, fast_gzip):
+def test_import_folder_accepts_the_real_files_gzipped(tmp_path):
     dest = mnist.import_folder(REAL, tmp_path / "cache")
     assert_cache_is_full_mnist(dest)
     for file_name, sha256, _, _ in FILES.values():
@@ -441,7 +458,7 @@ def test_import_folder_accepts_the_real_files_gzipped(tmp_path, fast_gzip):
 
 
 @needs_real
-def test_import_folder_accepts_the_real_files_uncompressed(tmp_path, fast_gzip):
+def test_import_folder_accepts_the_real_files_uncompressed(tmp_path):
     plain = tmp_path / "plain"
     plain.mkdir()
     for i, name in enumerate(NAMES):
@@ -472,3 +489,219 @@ def test_import_folder_refuses_a_single_foreign_file(tmp_path):
     with pytest.raises(MnistError, match="t10k-images-idx3-ubyte.gz in .* not MNIST's"):
         mnist.import_folder(mixed, tmp_path / "cache")
     assert not (tmp_path / "cache").exists()
+
+
+# ---- bounded unpacking: gzip bombs and oversized files -------------------------------------------------
+
+
+def gzip_bomb(mib: int, prefix: bytes = b"") -> bytes:
+    """A valid gzip file of `prefix` then `mib` MiB of zeros, about 1 kB per MiB, built in well under a
+    second: once deflate's window is all zeros, each further MiB compresses to the same block."""
+    zeros = bytes(1 << 20)
+    packer = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    first = packer.compress(prefix + zeros) + packer.flush(zlib.Z_SYNC_FLUSH)
+    block = packer.compress(zeros) + packer.flush(zlib.Z_SYNC_FLUSH)
+    assert block == packer.compress(zeros) + packer.flush(zlib.Z_SYNC_FLUSH)  # the block repeats
+    crc = zlib.crc32(prefix)
+    for _ in range(mib):
+        crc = zlib.crc32(zeros, crc)
+    size = len(prefix) + (mib << 20)
+    empty_last_block = b"\x03\x00"
+    return first + block * (mib - 1) + empty_last_block + struct.pack("<II", crc, size & 0xFFFFFFFF)
+
+
+def peak_mib(action) -> tuple[float, Exception | None]:
+    """The most memory (MiB, as tracemalloc counts Python's and numpy's allocations) that `action`
+    held at once beyond what was allocated before it, and the MnistError it raised."""
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        error = None
+        try:
+            action()
+        except MnistError as raised:
+            error = raised
+        peak = tracemalloc.get_traced_memory()[1] - base
+    finally:
+        tracemalloc.stop()
+    return peak / 2**20, error
+
+
+def image_header(count: int) -> bytes:
+    return mnist.IMAGE_MAGIC.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in (count, 28, 28))
+
+
+def label_header(count: int) -> bytes:
+    return mnist.LABEL_MAGIC.to_bytes(4, "big") + count.to_bytes(4, "big")
+
+
+def test_the_bomb_helper_makes_valid_gzip():
+    assert gzip.decompress(gzip_bomb(3)) == bytes(3 << 20)
+    assert gzip.decompress(gzip_bomb(2, b"abc")) == b"abc" + bytes(2 << 20)
+    assert len(gzip_bomb(1024)) < 1.1 * 2**20  # 1 GiB of zeros in about 1 MiB
+
+
+def test_a_gzip_bomb_is_refused_without_filling_memory(tmp_path):
+    bomb = gzip_bomb(1024)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(bomb)
+    peak, error = peak_mib(lambda: mnist.read_idx(path))
+    assert isinstance(error, MnistError) and "not an MNIST IDX file (magic number 0" in str(error)
+    assert peak < 4, f"{peak:.1f} MiB"  # the 1 MiB file and a few small pieces, never the 1 GiB
+    peak, error = peak_mib(lambda: mnist.decompress(bomb, "bomb"))
+    assert error is not None and peak < 3, f"{peak:.1f} MiB"
+
+
+def test_a_bomb_behind_a_valid_header_stops_at_the_size_it_announces():
+    labels = gzip_bomb(1024, label_header(60_000))  # then far more than 60,000 labels
+    peak, error = peak_mib(lambda: mnist.decompress(labels, "labels.gz"))
+    assert isinstance(error, MnistError), error
+    assert "labels.gz holds more than the 60,008 bytes its header announces" in str(error)
+    assert peak < 3, f"{peak:.1f} MiB"
+
+    images = gzip_bomb(1024, image_header(60_000))  # the largest legitimate header: 47,040,016 bytes
+    peak, error = peak_mib(lambda: mnist.decompress(images, "images.gz"))
+    assert "holds more than the 47,040,016 bytes" in str(error)
+    assert peak < 45 + 4, f"{peak:.1f} MiB"  # what the real file takes, not 1 GiB
+
+    # A caller that knows the exact file (the downloader) bounds it tighter still.
+    peak, error = peak_mib(lambda: mnist.decompress(labels, "t10k-labels.gz", limit=10_008))
+    assert "says it holds 60,000 labels (60,008 bytes), more than MNIST's file of 10,008 bytes" in str(error)
+    assert peak < 1, f"{peak:.1f} MiB"
+
+
+def test_a_header_that_announces_more_than_mnist_is_refused_before_unpacking():
+    huge = gzip.compress(image_header(10**9) + bytes(1000))
+    peak, error = peak_mib(lambda: mnist.decompress(huge, "huge.gz"))
+    assert "huge.gz says it holds 1,000,000,000 images (784,000,000,016 bytes)" in str(error)
+    assert peak < 1, f"{peak:.1f} MiB"
+    with pytest.raises(MnistError, match="says it holds 60,001 labels"):
+        mnist.decompress(gzip.compress(label_header(60_001) + bytes(60_001)), "labels.gz")
+
+
+def test_files_larger_than_any_mnist_file_are_not_read(tmp_path):
+    folder = write_folder(tmp_path / "big")
+    big = folder / "train-images-idx3-ubyte"
+    with open(big, "r+b") as file:
+        file.truncate(200 * 2**20)  # sparse: 200 MiB that take no disk space
+    peak, error = peak_mib(lambda: mnist.read_idx(big))
+    assert isinstance(error, MnistError), error
+    assert f"train-images-idx3-ubyte is 209,715,200 bytes, larger than any MNIST file can be ({mnist.MAX_FILE_BYTES:,} bytes): it was not read" in str(error)
+    assert peak < 1, f"{peak:.1f} MiB"
+    with pytest.raises(MnistError, match="it was not read"):
+        mnist.load_folder(folder)
+
+
+@needs_real
+def test_the_real_training_images_unpack_without_a_second_copy():
+    raw = (REAL / "train-images-idx3-ubyte.gz").read_bytes()
+    unpacked = 47_040_016
+    peak, error = peak_mib(lambda: mnist.parse_idx(mnist.decompress(raw, "train"), "train"))
+    assert error is None
+    assert peak < unpacked / 2**20 + 4, f"{peak:.1f} MiB"  # one buffer of the file's size and small pieces
+
+
+# ---- bounded downloads ------------------------------------------------------------------------------
+
+
+def test_a_bomb_from_the_mirror_fails_its_check_without_filling_memory(server, tmp_path):
+    name = "train-images-idx3-ubyte.gz"
+    server.state.corrupt[name] = gzip_bomb(1024)
+    peak, error = peak_mib(lambda: mnist.download(server.mirror, tmp_path, retries=1, timeout=10, backoff_s=0))
+    assert isinstance(error, MnistError) and f"{name} from {server.mirror} failed its SHA-256 check" in str(error)
+    assert peak < 8, f"{peak:.1f} MiB"
+    assert files_in(tmp_path) == []
+
+
+def test_a_file_announced_larger_than_mnist_is_not_downloaded(server, tmp_path):
+    name = "t10k-labels-idx1-ubyte.gz"
+    server.state.corrupt[name] = bytes(2_000_000)
+    with pytest.raises(MnistError, match=rf"{re.escape(name)} at .* is 2,000,000 bytes, more than MNIST's file can be"):
+        mnist.download(server.mirror, tmp_path, **FAST)
+    assert len(server.state.count(name)) == 1  # not retried: it would only be refused again
+    assert name not in files_in(tmp_path) and not list(tmp_path.glob("*.part"))
+
+
+def test_a_stream_without_a_length_is_cut_off_at_the_limit(server, tmp_path):
+    name = "train-labels-idx1-ubyte.gz"
+    server.state.no_length = True
+    server.state.corrupt[name] = bytes(4_000_000)
+    calls: list[tuple[str, int, int]] = []
+    with pytest.raises(MnistError, match=rf"{re.escape(name)} from .* grew past [\d,]+ bytes, more than MNIST's file can be"):
+        mnist.download(server.mirror, tmp_path, progress=lambda *a: calls.append(a), **FAST)
+    limit = mnist.file_limit(60_008)
+    assert max(done for n, done, _ in calls if n == name) <= limit < 200_000  # stopped early, not at 4 MB
+    assert files_in(tmp_path) == ["train-images-idx3-ubyte.gz"]  # which came fine without a length
+
+
+# ---- one download at a time ----------------------------------------------------------------------------
+
+
+def test_two_downloads_at_once_fetch_each_file_once(server, tmp_path):
+    server.state.delay[NAMES[0]] = 1.0  # the first download is surely still running when the second starts
+    start = threading.Barrier(2)
+    results, waits = [], []
+
+    def one() -> None:
+        start.wait()
+        results.append(mnist.download(server.mirror, tmp_path, waiting=lambda: waits.append(1), **FAST))
+
+    threads = [threading.Thread(target=one) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert results == [tmp_path, tmp_path]
+    assert [n for n, _ in server.state.requests] == NAMES  # each file once, not twice
+    assert waits == [1]  # the second one was told it waits
+    assert_cache_is_full_mnist(tmp_path)
+
+
+CHILD = """
+import sys
+from pathlib import Path
+from playground.data import mnist
+mnist.download(sys.argv[1], Path(sys.argv[2]), retries=2, timeout=30, backoff_s=0.01)
+print("verified")
+"""
+
+
+def test_two_processes_downloading_at_once_fetch_each_file_once(server, tmp_path):
+    server.state.delay[NAMES[0]] = 2.0
+    children = [subprocess.Popen([sys.executable, "-c", CHILD, server.mirror, str(tmp_path)], cwd=ROOT,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [child.communicate(timeout=120) for child in children]
+    assert [child.returncode for child in children] == [0, 0], outputs
+    assert all(out.strip() == "verified" for out, _ in outputs), outputs
+    assert [n for n, _ in server.state.requests] == NAMES
+    assert_cache_is_full_mnist(tmp_path)
+
+
+# ---- workers see a new download --------------------------------------------------------------------------
+
+
+@needs_real
+def test_load_mnist_sees_files_that_appear_later_without_cache_clear(tmp_path, monkeypatch):
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("PLAYGROUND_CACHE_DIR", str(cache))
+    fallback = mnist.load_mnist("full")  # as a worker does before anything is downloaded
+    assert fallback.source.startswith("shipped subset") and len(fallback.train_images) == 10_000
+    assert not mnist.full_ready()
+
+    cache.mkdir()
+    for name in NAMES:  # another process puts verified files in place
+        shutil.copyfile(REAL / name, cache / name)
+    full = mnist.load_mnist("full")
+    assert full.source.startswith("full MNIST") and len(full.train_images) == 60_000
+    assert mnist.full_ready()
+    assert mnist.load_mnist("full") is full  # loaded once per version of the files
+    began = time.perf_counter()
+    for _ in range(100):
+        mnist.load_mnist("full")
+    assert (time.perf_counter() - began) / 100 < 0.005  # each call only takes the files' stamps
+
+    # A damaged file is not used: back to the subset, and to the full set once it is whole again.
+    (cache / NAMES[3]).write_bytes((mnist.SHIPPED_DIR / NAMES[3]).read_bytes())
+    assert mnist.load_mnist("full").source.startswith("shipped subset") and not mnist.full_ready()
+    shutil.copyfile(REAL / NAMES[3], cache / NAMES[3])
+    assert len(mnist.load_mnist("full").train_images) == 60_000
