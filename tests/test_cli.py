@@ -10,8 +10,10 @@ import pytest
 
 from playground.__main__ import main
 from playground.images.presets import IMAGE_PRESETS, image_preset
+from playground.images.spec import ImageLayer, ImageSpec, ImageTrainSpec
 from playground.presets import PRESETS, preset_spec
 from playground.sharelink import decode, decode_image, parse_link
+from playground.spec import DataSpec, LayerSpec, RunSpec, TrainSpec, ViewSpec
 from playground.tfp_import import import_link
 from playground.trainer import Trainer
 
@@ -125,6 +127,60 @@ def test_epochs_out_of_range_is_refused(epochs, capsys):
     assert "--epochs" in capsys.readouterr().err
 
 
+# What each preset is meant to be, written out by hand (not computed by the code under test). The
+# first is spelled out in full, pinning TF Playground's defaults; the others rely on those defaults.
+ALL_FEATURES_SPEC = ("x", "y", "xSquared", "ySquared", "xTimesY", "sinX", "sinY")
+EXPECTED_PRESETS = {
+    "circle": RunSpec(
+        data=DataSpec(problem="classification", dataset="circle", reg_dataset="reg-plane", noise=0,
+                      train_percent=50, seed=0),
+        features=("x", "y"),
+        layers=(LayerSpec(4, "tanh"), LayerSpec(2, "tanh")),
+        init="default",
+        loss="bce",
+        train=TrainSpec(learning_rate=0.03, batch_size=10, optimizer="sgd", momentum=0.0, nesterov=False,
+                        beta1=0.9, beta2=0.999, weight_decay=0.01, regularization="none", regularization_rate=0.0),
+        view=ViewSpec(show_test_data=False, discretize=False),
+    ),
+    "linear-gauss": RunSpec(data=DataSpec(dataset="gauss"), layers=()),
+    "xor-features": RunSpec(data=DataSpec(dataset="xor"), features=("xTimesY",), layers=()),
+    "spiral-deep": RunSpec(data=DataSpec(dataset="spiral"), features=ALL_FEATURES_SPEC,
+                           layers=(LayerSpec(8, "tanh"),) * 6, train=TrainSpec(learning_rate=0.01, optimizer="adam")),
+    "moons-relu": RunSpec(data=DataSpec(dataset="moons", noise=20), layers=(LayerSpec(8, "relu"),) * 2,
+                          train=TrainSpec(learning_rate=0.01, optimizer="adam")),
+    "zero-init": RunSpec(layers=(LayerSpec(4, "tanh"),) * 2, init="zeros"),
+    "too-fast": RunSpec(data=DataSpec(problem="regression", reg_dataset="reg-gauss"),
+                        layers=(LayerSpec(8, "relu"),) * 2, loss="mse", train=TrainSpec(learning_rate=3.0)),
+    "regression-gauss": RunSpec(data=DataSpec(problem="regression", reg_dataset="reg-gauss"),
+                                layers=(LayerSpec(8, "tanh"),) * 2, loss="mse",
+                                train=TrainSpec(learning_rate=0.01, optimizer="adam")),
+}
+_IMAGE_TRAIN = ImageTrainSpec(optimizer="adam", learning_rate=0.001, batch_size=128, epochs=3)
+EXPECTED_IMAGE_PRESETS = {
+    name: ImageSpec(layers=layers, train=_IMAGE_TRAIN, data="subset", seed=0)
+    for name, layers in {
+        "seed-cnn": (ImageLayer("conv", units=32, kernel=3, activation="relu"), ImageLayer("maxpool", size=2),
+                     ImageLayer("flatten"), ImageLayer("dense", units=128, activation="relu"),
+                     ImageLayer("dense", units=10)),
+        "mlp": (ImageLayer("flatten"), ImageLayer("dense", units=128, activation="relu"),
+                ImageLayer("dense", units=10)),
+        "lenet5": (ImageLayer("conv", units=6, kernel=5, padding=2, activation="tanh"), ImageLayer("avgpool", size=2),
+                   ImageLayer("conv", units=16, kernel=5, activation="tanh"), ImageLayer("avgpool", size=2),
+                   ImageLayer("flatten"), ImageLayer("dense", units=120, activation="tanh"),
+                   ImageLayer("dense", units=84, activation="tanh"), ImageLayer("dense", units=10)),
+        "logistic": (ImageLayer("flatten"), ImageLayer("dense", units=10)),
+    }.items()
+}
+# A few links' parameters as a person would type them.
+EXPECTED_LINK_PARAMS = {
+    "too-fast": {"problem": "regression", "regDataset": "reg-gauss", "learningRate": "3", "networkShape": "8,8",
+                 "activation": "relu"},
+    "xor-features": {"dataset": "xor", "x": "false", "y": "false", "xTimesY": "true", "networkShape": ""},
+    "lenet5": {"layers": "conv6k5p2-tanh,avgpool2,conv16k5-tanh,avgpool2,flatten,dense120-tanh,dense84-tanh,dense10",
+               "epochs": "3"},
+}
+
+
 def test_presets_lists_every_preset_with_a_link_that_decodes_to_it(cli):
     result = cli["presets"]
     assert result.returncode == 0, result.stderr
@@ -134,14 +190,18 @@ def test_presets_lists_every_preset_with_a_link_that_decodes_to_it(cli):
         name = name_line.split(":", 1)[0]
         if link_line.startswith("  http://example.org/app/"):
             links[name] = link_line.strip()
-    assert set(links) == set(PRESETS) | set(IMAGE_PRESETS)
+    assert set(links) == set(PRESETS) | set(IMAGE_PRESETS) == set(EXPECTED_PRESETS) | set(EXPECTED_IMAGE_PRESETS)
     for name, (description, _) in PRESETS.items():
         assert f"{name}: {description}" in lines
         assert links[name].startswith("http://example.org/app/?")
-        assert decode(parse_link(links[name])) == (preset_spec(name), [])
+        assert decode(parse_link(links[name])) == (EXPECTED_PRESETS[name], []), name
     for name in IMAGE_PRESETS:
         assert links[name].startswith("http://example.org/app/images?")
-        assert decode_image(parse_link(links[name])) == (image_preset(name), [])
+        assert decode_image(parse_link(links[name])) == (EXPECTED_IMAGE_PRESETS[name], []), name
+        assert image_preset(name) == EXPECTED_IMAGE_PRESETS[name]
+    for name, params in EXPECTED_LINK_PARAMS.items():
+        query = parse_link(links[name])
+        assert {key: query.get(key) for key in params} == params, name
 
 
 def test_presets_decode_without_notes():
