@@ -533,8 +533,14 @@ class JobManager:
 
     def _admit(self, job_id: str | None, cost: JobCost) -> None:
         """Raise ServerFull when this job would take the server over its memory (lock held)."""
+        settings = self.settings
+        if cost.memory_mb > settings.max_job_mb or cost.step_s > settings.max_step_s:  # the page explains it first
+            raise ServerFull(
+                f"This network is over this server's limits for one network (about {cost.memory_mb:,.0f} MB and "
+                f"{cost.step_s:.2f} s per training batch; it allows {settings.max_job_mb:,.0f} MB and "
+                f"{settings.max_step_s:g} s). Make it smaller or lower the batch size.")
         used = sum(r.cost.memory_mb for j, r in self._jobs.items() if j != job_id)
-        limit = self.settings.max_total_mb
+        limit = settings.max_total_mb
         if used + cost.memory_mb > limit:
             raise ServerFull(
                 f"The server is full right now: the networks open on it need about {used:,.0f} MB of the "
@@ -757,7 +763,8 @@ class JobManager:
                     continue
                 if kind == "snapshot":
                     old = record.latest
-                    if old is None or payload.seq > old.seq or payload.spec_version != old.spec_version:
+                    fresh_worker = record.restoring is not None  # its worker numbers snapshots from 1 again
+                    if old is None or fresh_worker or payload.seq > old.seq or payload.spec_version != old.spec_version:
                         record.latest, record.arrived = payload, time.monotonic()
                         record.restoring = None
                         running = self._running_heavy.get(job_id)
