@@ -657,6 +657,16 @@ def test_two_downloads_at_once_fetch_each_file_once(server, tmp_path):
     assert_cache_is_full_mnist(tmp_path)
 
 
+def test_a_download_that_cannot_get_the_lock_gives_up_in_words(server, tmp_path, monkeypatch):
+    monkeypatch.setattr(mnist, "LOCK_WAIT_S", 0.3)
+    with mnist.cache_lock(tmp_path):  # as a download that hangs would hold it
+        with pytest.raises(MnistError, match=r"Another download of MNIST has kept the cache busy for 0.3 s"):
+            mnist.download(server.mirror, tmp_path, **FAST)
+    assert server.state.requests == []
+    mnist.download(server.mirror, tmp_path, **FAST)  # and once it is free, it goes ahead
+    assert_cache_is_full_mnist(tmp_path)
+
+
 CHILD = """
 import sys
 from pathlib import Path

@@ -333,9 +333,11 @@ def cache_lock(dest: Path, wait_s: float = LOCK_WAIT_S, waiting: Callable[[], No
                         waiting()
                     told = True
                     if time.monotonic() > deadline:
-                        raise MnistError(f"Another download of MNIST has been running for over {wait_s / 60:.0f} "
-                                         "minutes; try again later. The shipped subset still works.") from None
+                        raise MnistError(f"Another download of MNIST has kept the cache busy for {wait_s:g} s; "
+                                         "try again later. The shipped subset still works.") from None
                     time.sleep(0.1)
+                except OSError as error:  # a file system without locks (some network mounts)
+                    raise MnistError(f"Cannot lock the cache folder {dest}: {error.strerror or error}.") from None
         yield
     finally:
         os.close(fd)  # releases the lock
@@ -426,7 +428,7 @@ def download(
     mirror = (mirror or mirror_url()).rstrip("/") + "/"
     dest = Path(dest) if dest is not None else cache_dir()
     _make_cache(dest)
-    with cache_lock(dest, waiting=waiting):
+    with cache_lock(dest, LOCK_WAIT_S, waiting):
         for file_name, sha256, magic, count in FILES.values():
             final = dest / file_name
             size = idx_size(magic, count)
