@@ -194,7 +194,7 @@ def decode(params: Mapping) -> tuple[RunSpec, list[str]]:
     per_layer = read.words("activations")
     if per_layer is not None and len(per_layer) != len(units):
         notes.append(
-            f"activations: {len(per_layer)} given for {len(units)} layers; using '{common}' where missing."
+            f"activations: {len(per_layer)} given for {len(units)} layers; using {_show(common)} where missing."
         )
     activations = [
         per_layer[i] if per_layer is not None and i < len(per_layer) else common for i in range(len(units))

@@ -291,11 +291,11 @@ def validate(spec: RunSpec) -> tuple[RunSpec, list[str]]:
 
     allowed_losses = CLASSIFY_LOSSES if problem == "classification" else REGRESS_LOSSES
     loss = spec.loss
-    if loss not in allowed_losses:
+    if not isinstance(loss, str) or loss not in allowed_losses:
         if loss in CLASSIFY_LOSSES + REGRESS_LOSSES:
             notes.append(f"Loss '{loss}' does not fit {problem}; using '{default_loss(problem)}'.")
         else:
-            notes.append(f"Loss: '{loss}' is not one of {', '.join(allowed_losses)}; using '{default_loss(problem)}'.")
+            notes.append(f"Loss: {show(loss)} is not one of {', '.join(allowed_losses)}; using '{default_loss(problem)}'.")
         loss = default_loss(problem)
 
     t = spec.train

@@ -209,3 +209,35 @@ def test_presets_decode_without_notes():
         spec, notes = decode(params)
         assert notes == [], (name, notes)
         assert spec == preset_spec(name)
+
+
+# ---- links of any size and spelling: notes and a run, or exit 2 with a plain message ------------------
+
+
+def test_a_link_with_huge_numbers_and_repeats_prints_notes_and_trains(capsys):
+    link = "?networkShape=" + "9" * 400 + ",2&noise=" + "1" * 450 + "&seed=1&seed=4&learningRate=1e999&momentum=١٢"
+    assert main(["train", link, "--epochs", "1"]) == 0
+    captured = capsys.readouterr()
+    spec, notes = decode(parse_link(link))
+    assert [layer.units for layer in spec.layers] == [64, 2] and spec.data.noise == 50 and spec.data.seed == 4
+    assert len(notes) == 5 and captured.err.splitlines() == [f"note: {note}" for note in notes]
+    assert captured.out.splitlines()[1:] == expected_lines(spec, 1)
+
+
+def test_an_images_link_that_cannot_be_built_exits_2_with_its_reasons(capsys):
+    link = "?layers=flatten,conv" + "9" * 400 + "k3-relu,dense10,dropout1e999&epochs=" + "9" * 300
+    assert main(["train", link, "--epochs", "1"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert "note: Layer 2 (conv) size: a 400-digit number is outside 1–256; using 256." in captured.err
+    assert "note: layers: 'dropout1e999' is not a layer" in captured.err
+    assert "layer 2: Conv2D needs an image" in captured.err and "Traceback" not in captured.err
+
+
+@pytest.mark.parametrize("epochs", ["١٢", "1_0", "1e3", "2.5", "9" * 5000, ""])
+def test_epochs_that_are_not_plain_whole_numbers_are_refused(epochs, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["train", "?", "--epochs", epochs])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "--epochs: must be a whole number between 1 and 1000000" in err and "Traceback" not in err
