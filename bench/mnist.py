@@ -36,7 +36,7 @@ def plain_epoch(spec) -> tuple[float, float]:
     from playground.images.model import build_image_model
     from playground.images.trainer import EVAL_BATCH, _tensors
 
-    x_train, y_train, x_test, y_test = _tensors("full", "cpu")
+    _, (x_train, y_train, x_test, y_test) = _tensors("full", "cpu")
     generator = torch.Generator().manual_seed(spec.seed)
     model = build_image_model(spec, generator)
     optimizer = torch.optim.Adam(model.parameters(), lr=spec.train.learning_rate)

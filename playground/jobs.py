@@ -229,6 +229,11 @@ def _measure_machine(image_threads: int) -> dict:
 def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, checkpoint_s: float = 2.0) -> None:
     """A worker's loop. Tiny 2-D nets run fastest on one thread; convolutions on MNIST use
     `image_threads` (this worker's share of the cores) while such a job has the CPU."""
+    # OpenMP threads that spin while they wait collapse when the cores are shared (a class
+    # server always shares them: the web server, other workers). Measured on 2 busy cores: the
+    # seed CNN's step took 589 ms with spinning threads, 57 ms with passive ones (131 ms on one
+    # thread); a tiny MLP's 250 ms against 1.3 ms. Set before torch (and its OpenMP) is loaded.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import torch
 
     # Training is background work: the server (and, on a teacher's laptop, the browsers) must

@@ -205,15 +205,27 @@ class Summary:
     total_params: int
     problems: list[tuple[int, str]]  # (layer index, message)
     memory_mb: float  # weights, gradients, optimizer state and activations of one batch
-    seconds_per_epoch: float  # rough CPU estimate
+    seconds_per_epoch: float  # estimate at `flops_per_s`
+    seconds_per_step: float = 0.0  # one training batch, at the same speed
+    notes: list[str] = field(default_factory=list)  # what the trainer will do differently, and why
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
 
-def summarize(spec: ImageSpec, train_size: int = 60_000) -> Summary:
-    """Output shape and parameters of every layer; problems are reported, never raised."""
+def drops_single_image_batch(spec: ImageSpec, train_size: int) -> bool:
+    """Whether an epoch would end with a batch of one image that BatchNorm cannot normalise (the
+    trainer leaves that image out of the epoch)."""
+    batch = spec.train.batch_size
+    return batch > 1 and train_size % batch == 1 and any(layer.kind == "batchnorm" for layer in spec.layers)
+
+
+def summarize(spec: ImageSpec, train_size: int = 60_000, flops_per_s: float = CPU_FLOPS) -> Summary:
+    """Output shape and parameters of every layer; problems are reported, never raised.
+
+    Times are estimated for a machine that trains at `flops_per_s` (the server measures its own).
+    """
     shape: tuple[int, ...] = INPUT_SHAPE
     rows: list[LayerSummary] = []
     problems: list[tuple[int, str]] = []
@@ -252,6 +264,10 @@ def summarize(spec: ImageSpec, train_size: int = 60_000) -> Summary:
         elif layer.kind == "batchnorm":
             params = 2 * shape[0]
             flops = 4 * math.prod(shape)
+            if spec.train.batch_size == 1 and math.prod(shape[1:]) == 1:
+                problem = ("BatchNorm normalises each value over the batch, and with a batch size of 1 it gets a "
+                           "single value per channel, which cannot be normalised. Raise the batch size to 2 or more, "
+                           "or remove this BatchNorm.")
         if problem is None and math.prod(out) == 0:
             problem = "Its output would be empty. Use a smaller kernel, stride or window, or fewer layers before it."
         rows.append(LayerSummary(spec.layers[i].label(), out, params, flops, problem))
@@ -272,5 +288,10 @@ def summarize(spec: ImageSpec, train_size: int = 60_000) -> Summary:
     activations = sum(math.prod(r.output_shape) for r in rows) * batch * 4 * 2  # values and their gradients
     optimizer_copies = {"sgd": 1 if spec.train.momentum else 0, "adam": 2, "adamw": 2, "rmsprop": 1, "adagrad": 1}[spec.train.optimizer]
     memory = total * 4 * (2 + optimizer_copies) + activations
-    flops = sum(r.flops for r in rows) * 3 * train_size  # forward + backward
-    return Summary(rows, total, problems, memory / 2**20, flops / CPU_FLOPS)
+    step_flops = sum(r.flops for r in rows) * 3 * batch  # forward + backward
+    notes = []
+    if drops_single_image_batch(spec, train_size):
+        notes.append(f"{train_size:,} training images in batches of {batch} leave a last batch of one image, which "
+                     "BatchNorm cannot normalise: each epoch leaves that one image out (a different one each time).")
+    steps = math.ceil(train_size / batch)
+    return Summary(rows, total, problems, memory / 2**20, steps * step_flops / flops_per_s, step_flops / flops_per_s, notes)

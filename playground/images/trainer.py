@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-from functools import lru_cache
 
 import numpy as np
 import torch
@@ -19,7 +18,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..checkpoint import array, from_bytes, tensor, to_bytes
-from ..data.mnist import load_mnist
+from ..data.mnist import Mnist, load_mnist
 from ..model import ACTIVATION_MODULES
 from ..snapshot import ImageSnapshot
 from ..trainer import make_optimizer
@@ -46,15 +45,21 @@ def normalize(images: np.ndarray) -> torch.Tensor:
     return ((torch.from_numpy(np.asarray(images, dtype=np.float32)) / 255.0 - MEAN) / STD).unsqueeze(1)
 
 
-@lru_cache(maxsize=4)
-def _tensors(source: str, device: str) -> tuple[torch.Tensor, ...]:
-    data = load_mnist(source)
-    return (
-        normalize(data.train_images).to(device),
-        torch.from_numpy(data.train_labels.astype(np.int64)).to(device),
-        normalize(data.test_images).to(device),
-        torch.from_numpy(data.test_labels.astype(np.int64)).to(device),
-    )
+_TENSORS: dict[tuple[str, str], tuple[Mnist, tuple[torch.Tensor, ...]]] = {}
+
+
+def _tensors(source: str, device: str) -> tuple[Mnist, tuple[torch.Tensor, ...]]:
+    """The data set as tensors, built once per process and shared read-only by its jobs; built
+    again when `load_mnist` finds new files (a download finished in another process)."""
+    data = load_mnist(source)  # the same object until the cache files change
+    held = _TENSORS.get((source, device))
+    if held is None or held[0] is not data:
+        held = _TENSORS[(source, device)] = (data, (
+            normalize(data.train_images).to(device),
+            torch.from_numpy(data.train_labels.astype(np.int64)).to(device),
+            normalize(data.test_images).to(device),
+            torch.from_numpy(data.test_labels.astype(np.int64)).to(device)))
+    return held
 
 
 def default_device() -> str:
@@ -67,8 +72,8 @@ class ImageTrainer:
     def __init__(self, spec: ImageSpec, device: str | None = None):
         self.spec = spec
         self.device = device or default_device()
-        self.x_train, self.y_train, self.x_test, self.y_test = _tensors(spec.data, self.device)
-        self.source = load_mnist(spec.data).source
+        data, (self.x_train, self.y_train, self.x_test, self.y_test) = _tensors(spec.data, self.device)
+        self.source = data.source
         self.generator = torch.Generator().manual_seed(spec.seed)
         self.model = build_image_model(spec, self.generator).to(self.device)
         self.optimizer = self._make_optimizer(spec.train)
