@@ -47,7 +47,7 @@ def _number(env, name: str, default: float, lo: float, hi: float, problems: list
     if text is None or not text.strip():
         return default
     try:
-        value = float(text.strip()) if len(text) < 40 else math.nan
+        value = float(text.strip()) if len(text) < 40 and text.isascii() else math.nan  # float() reads '１２' too
     except ValueError:
         value = math.nan
     if not math.isfinite(value):
@@ -62,13 +62,15 @@ def _number(env, name: str, default: float, lo: float, hi: float, problems: list
     return int(value) if whole else value
 
 
-def _flag(env, name: str, problems: list[str]) -> bool:
+def _flag(env, name: str, problems: list[str], unclear: bool = False) -> bool:
+    """An on/off setting; a value that is neither gives `unclear` (a safety switch fails closed)."""
     text = env.get(name, "").strip().lower()
     if text in _TRUE:
         return True
-    if text not in _FALSE:
-        problems.append(f"{name}={text[:40]!r} is not on or off; using off.")
-    return False
+    if text in _FALSE:
+        return False
+    problems.append(f"{name}={text[:40]!r} is not on or off; using {'on' if unclear else 'off'}.")
+    return unclear
 
 
 def read_settings(env=None) -> Settings:
@@ -78,7 +80,7 @@ def read_settings(env=None) -> Settings:
     cores = os.cpu_count() or 2
     workers = int(_number(env, "PLAYGROUND_WORKERS", max(1, cores - 1), 1, 64, problems, whole=True))
     settings = Settings(
-        hosted=_flag(env, "PLAYGROUND_HOSTED", problems),
+        hosted=_flag(env, "PLAYGROUND_HOSTED", problems, unclear=True),  # a typo must not open the server
         workers=workers,
         job_ttl_s=_number(env, "PLAYGROUND_JOB_TTL_S", 20.0, 1.0, 3600.0, problems),
         max_job_mb=_number(env, "PLAYGROUND_MAX_JOB_MB", 600.0, 16.0, 1e6, problems),

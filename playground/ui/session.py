@@ -127,7 +127,8 @@ def get_session(key: str, decode: Callable) -> PageSession:
     """This browser session's state for one page, created from the URL's query parameters."""
     session = st.session_state.get(key)
     if session is None:
-        spec, notes = decode(st.query_params.to_dict())
+        params = {name: st.query_params.get_all(name) for name in st.query_params}  # repeated keys noted
+        spec, notes = decode(params)
         session = PageSession(spec=spec, link_notes=notes)
         st.session_state[key] = session
     return session
