@@ -826,15 +826,16 @@ class JobManager:
                     record.worker = self._least_loaded_except(job_id)
                     continue
                 record.worker = self._least_loaded_except(job_id)
+                stopped = "The server process that trained this network stopped (killed or out of memory)."
                 if record.checkpoint is not None:
                     when, epoch, blob = record.checkpoint
-                    note = (f"The server process that trained this network stopped (killed or out of memory). "
-                            f"It is back from its checkpoint of {now - when:.0f} s before, at epoch {epoch}, paused: "
-                            "press Play to go on.")
+                    saved = f"its checkpoint of {now - when:.0f} s before, at epoch {epoch}"
+                    note = f"{stopped} It is back from {saved}, paused: press Play to go on."
+                    record.restoring = f"{stopped} Bringing it back from {saved}…"
                 else:
-                    blob, note = None, ("The server process that trained this network stopped (killed or out of "
-                                        "memory) before it was saved; it was rebuilt from its settings, paused.")
-                record.restoring = note
+                    blob = None
+                    note = f"{stopped} It had not been saved yet, so it was rebuilt from its settings, paused."
+                    record.restoring = f"{stopped} Rebuilding it from its settings…"
                 record.number += 1
                 self._workers[record.worker].commands.put(
                     (record.number, Restore(job_id, record.spec, record.version, record.built, blob, note)))
