@@ -78,7 +78,11 @@ def _follow_job(session: PageSession, status: JobStatus, snap) -> None:
 def job_status(session: PageSession, manager: JobManager, snap) -> None:
     """Say why the page's network is not moving, when it is not: the server would not build it,
     it failed, it waits for its turn, its worker died, or the server is too busy to report."""
-    status = manager.status(session.job_id)
+    with st.container(key="job-status"):  # one element whatever it holds: later elements keep their places
+        _job_status(session, manager.status(session.job_id), snap)
+
+
+def _job_status(session: PageSession, status: JobStatus, snap) -> None:
     if session.refusal:
         st.error(session.refusal, icon=":material/block:")
     if status.error:
