@@ -698,6 +698,12 @@ class JobManager:
                 return None
             return time.monotonic() - record.checkpoint[0]
 
+    def checkpoint_epoch(self, job_id: str) -> int | None:
+        """The epoch the job's last checkpoint was taken in (None: it has none yet)."""
+        with self._lock:
+            record = self._jobs.get(job_id)
+            return None if record is None or record.checkpoint is None else record.checkpoint[1]
+
     def worker_jobs(self, timeout_s: float = 30.0) -> list[set[str]]:
         """The ids of the jobs each worker process holds, as the worker itself reports them (a
         closed job is gone from its worker, not only from this manager). For health checks."""
