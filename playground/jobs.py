@@ -49,6 +49,7 @@ DEFAULT_TTL_S = 20.0  # a job nobody looked at for this long is closed, unless i
 WORKER_NICENESS = 10
 MAX_RESTORES = 3  # a job whose worker died this often is not brought back again (it may be the cause)
 STALLED_S = 4.0  # a training job with no news for this long is reported as stalled
+BACKLOG_CHECKPOINTS, BACKLOG_SNAPSHOTS = 8, 64  # results the server has not read yet, past which a worker waits
 
 _log = logging.getLogger(__name__)
 
@@ -331,11 +332,22 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
         results.put(("snapshot", job_id, snap))
         job.published, job.dirty = time.monotonic(), False
 
+    def backed_up(limit: int) -> bool:
+        """Whether the server is behind reading this worker's results: a multiprocessing queue
+        buffers what its reader has not taken inside the writer, so a slow server would make
+        this process grow without bound. Checkpoints and routine snapshots wait then."""
+        try:
+            return results.qsize() > limit
+        except NotImplementedError:  # macOS has no sem_getvalue: no back-pressure there
+            return False
+
     def checkpoint(job_id: str, job: _Job, force: bool) -> None:
         """Send the job's state to the server when it changed and the last one is old enough
         (`force`: as soon as it changed, e.g. when the job stops training)."""
         trainer = job.trainer
         if job.failed is not None or trainer.step_count == job.saved_step or trainer.diverged is not None:
+            return
+        if backed_up(BACKLOG_CHECKPOINTS):
             return
         now = time.monotonic()
         if not force and now - job.saved_at < checkpoint_s:
@@ -403,6 +415,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
         """Publish changed jobs now (a command's answer); with `all_due`, playing jobs on schedule."""
         interval = publish_interval(share)
         now = time.monotonic()
+        all_due = all_due and not backed_up(BACKLOG_SNAPSHOTS)  # a command's answer still goes
         for job_id, job in list(jobs.items()):
             if job.dirty or (all_due and job.busy and now - job.published >= interval):
                 publish(job_id, job, max(1, share))
