@@ -689,7 +689,11 @@ def main() -> int:
     def out_of_time(*_):
         raise OutOfTime(f"the bench ran past its hard limit of {budget_s / 60:.0f} min")
 
+    def terminated(*_):
+        raise OutOfTime("the bench was sent SIGTERM")
+
     signal.signal(signal.SIGALRM, out_of_time)
+    signal.signal(signal.SIGTERM, terminated)  # stop, clean up and report what was measured
     signal.alarm(int(budget_s))
 
     load_before = os.getloadavg()
