@@ -511,6 +511,9 @@ def pause_series(watched: Watched, frames, tries: int, tag: str) -> tuple[list[f
             log(f"{tag} pause try {i + 1}: could not start training ({type(error).__name__}: "
                 f"{str(error).splitlines()[0][:200]}); {path}")
             lost.append(f"try {i + 1}: the page could not be played ({path})")
+            if len(lost) >= 2 and lost[-2].startswith(f"try {i}:") and "could not be played" in lost[-2]:
+                lost += [f"try {j + 1}: not run, the page could not be played twice in a row" for j in range(i + 1, tries)]
+                break
             continue
         page.wait_for_timeout(1500 + 100 * (i % 5))
         since = page.evaluate(bb.NOW_JS)
