@@ -6,7 +6,7 @@ st.set_page_config(page_title="Neural Network Playground", page_icon=":material/
 
 navigation = st.navigation(
     [
-        st.Page("pages/playground.py", title="2-D playground", icon=":material/scatter_plot:", default=True),
+        st.Page("pages/two_d.py", title="2-D playground", icon=":material/scatter_plot:", default=True),
         st.Page("pages/images.py", title="Images (MNIST)", icon=":material/image:", url_path="images"),
     ],
     position="top",

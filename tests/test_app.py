@@ -214,7 +214,7 @@ def test_visiting_the_images_page_keeps_the_2d_network():
     before = session(at).spec
     at.switch_page("pages/images.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    at.switch_page("pages/playground.py").run()
+    at.switch_page("pages/two_d.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert session(at).spec == before
     assert at.number_input(key="units_0").value == 5
