@@ -9,7 +9,7 @@ import pytest
 
 from playground.figures import boundary_figure, loss_figure
 from playground.spec import RunSpec
-from playground.ui import live
+from playground.ui import drawn, live
 from playground.ui.live_chart import figure_json
 from tests.test_views import trained
 
@@ -28,9 +28,9 @@ def test_a_snapshot_is_drawn_once_per_spec_and_kept_within_bounds():
     assert live._drawing("test", newer, spec, build) == "drawing 2"
     other_view = replace(spec, view=replace(spec.view, discretize=not spec.view.discretize))
     assert live._drawing("test", newer, other_view, build) == "drawing 3"
-    for seq in range(live._DRAWN_KEPT + 5):
+    for seq in range(drawn.KEPT + 5):
         live._drawing("fill", replace(snap, seq=seq), RunSpec(), lambda: "x")
-    assert len(live._drawn) == live._DRAWN_KEPT
+    assert drawn.cached_count() == drawn.KEPT
     assert live._drawing("test", snap, spec, build) == "drawing 4"  # the oldest were let go
 
 
@@ -71,3 +71,50 @@ def test_live_charts_are_the_figures_filled_in_place(link):
     longer = replace(snap, seq=snap.seq + 1, history=replace(snap.history, epoch=snap.history.epoch[:3],
                                                                train_loss=snap.history.train_loss[:3] + 1))
     assert _decoded(live._loss_json(longer)) != _decoded(live._loss_json(snap))
+
+
+def test_images_curves_are_the_figures_filled_in_place():
+    """The Images page's accuracy and loss charts refill a cached frame: what it sends must be the
+    figures themselves, with and without a test curve yet."""
+    from playground.images.figures import accuracy_figure
+    from playground.images.figures import loss_figure as image_loss_figure
+    from playground.images.presets import image_preset
+    from playground.images.trainer import ImageTrainer
+    from playground.ui import images_live
+
+    trainer = ImageTrainer(image_preset("logistic"))
+    trainer.step(60)
+    before_test = trainer.snapshot(1)
+    trainer.settle(10**6)
+    trainer.step(60)
+    for snap in (before_test, trainer.snapshot(1)):
+        assert _decoded(images_live._curves_json(snap, 2)) == _decoded(figure_json(accuracy_figure(snap)))
+        assert _decoded(images_live._curves_json(snap, 1)) == _decoded(figure_json(image_loss_figure(snap)))
+
+
+def test_pages_redraw_less_often_when_their_redraws_cost_more_than_the_budget():
+    """Ten pages whose redraws take 0.1 s of server CPU each cannot all redraw 6 times a second:
+    together they would need 6 cores' worth of one interpreter. The interval stretches until they
+    fit the render budget, and comes back once they are gone."""
+    from playground.ui import refresh
+
+    class Quiet:
+        def refresh_interval(self) -> float:
+            return 0.15
+
+    meter, refresh.meter = refresh.meter, refresh.RenderMeter(forget_after_s=0.2)
+    try:
+        assert refresh.live_interval(Quiet(), playing=True) == 0.15
+        for page in range(10):
+            refresh.meter.record((f"session {page}", "live"), 0.1)
+        assert refresh.live_interval(Quiet(), playing=True) == pytest.approx(1.0 / refresh.RENDER_BUDGET)
+        assert refresh.live_interval(Quiet(), playing=False) == pytest.approx(1.0 / refresh.RENDER_BUDGET)
+        for page in range(100):
+            refresh.meter.record((f"session {page}", "live"), 0.1)
+        assert refresh.live_interval(Quiet(), playing=True) == refresh.MAX_INTERVAL_S
+        import time
+
+        time.sleep(0.3)  # the pages closed: their costs are forgotten
+        assert refresh.live_interval(Quiet(), playing=True) == 0.15
+    finally:
+        refresh.meter = meter

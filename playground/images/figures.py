@@ -11,17 +11,29 @@ from ..snapshot import ImageSnapshot
 _MARGIN = dict(l=8, r=8, t=28, b=8)
 
 
-def _curves(snap: ImageSnapshot, column: int, title: str, percent: bool) -> go.Figure:
+def curve_points(snap: ImageSnapshot, column: int, percent: bool) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(x in epochs, y) of each drawn curve: the training curve, then the test curve, each only
+    when it has points. Column 1 is the loss, 2 the accuracy."""
     scale = 100.0 if percent else 1.0
-    fig = go.Figure()
     per_epoch = max(1, snap.steps_per_epoch)
     train, test = snap.train_curve, snap.test_curve
+    points = []
     if len(train):
-        fig.add_trace(go.Scatter(x=train[:, 0] / per_epoch, y=train[:, column] * scale, name="training (recent batches)",
-                                 line=dict(color="#9ecae1", width=1.5)))
+        points.append((train[:, 0] / per_epoch, train[:, column] * scale))
     if len(test):
-        fig.add_trace(go.Scatter(x=test[:, 0] / per_epoch, y=test[:, column + 1] * scale, name="test",
-                                 mode="lines+markers", line=dict(color="#08519c", width=2.5)))
+        points.append((test[:, 0] / per_epoch, test[:, column + 1] * scale))
+    return points
+
+
+def _curves(snap: ImageSnapshot, column: int, title: str, percent: bool) -> go.Figure:
+    fig = go.Figure()
+    points = iter(curve_points(snap, column, percent))
+    if len(snap.train_curve):
+        x, y = next(points)
+        fig.add_trace(go.Scatter(x=x, y=y, name="training (recent batches)", line=dict(color="#9ecae1", width=1.5)))
+    if len(snap.test_curve):
+        x, y = next(points)
+        fig.add_trace(go.Scatter(x=x, y=y, name="test", mode="lines+markers", line=dict(color="#08519c", width=2.5)))
     fig.update_layout(
         title=dict(text=title, font=dict(size=13), x=0), margin=_MARGIN, height=260, uirevision=title,
         legend=dict(orientation="h", yanchor="bottom", y=1.02, xanchor="right", x=1),  # clear of the axis title

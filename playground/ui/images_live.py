@@ -7,6 +7,9 @@ third fragment without a timer: drawing reruns only it, and it sends the drawing
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 import numpy as np
 import streamlit as st
 
@@ -15,6 +18,7 @@ from ..images.drawing import to_mnist
 from ..images.figures import (
     accuracy_figure,
     confusion_figure,
+    curve_points,
     digit_png,
     feature_maps_png,
     filters_png,
@@ -24,23 +28,18 @@ from ..images.figures import (
 )
 from ..jobs import Probe
 from ..snapshot import ImageSnapshot
-from .live_chart import live_chart
-from .refresh import live_fragment, retime
+from .drawn import content_key, drawn
+from .live_chart import figure_json, live_chart, typed_array
+from .refresh import live_fragment
 from .session import PageSession, job_manager, keep_session_alive
-from .transport import job_status, live_run_completed, transport_bar
+from .transport import job_status, transport_bar
 
 _CONFIG = {"displayModeBar": False}
 _FLOOR_S = 0.5  # an MNIST snapshot changes more slowly than a toy net's and costs more to draw
 
 
 def live_view(session: PageSession, buildable: bool) -> None:
-    live_fragment(_live_run, session, job_manager(), buildable, floor_s=_FLOOR_S)
-
-
-def _live_run(session: PageSession, buildable: bool) -> None:
-    _live(session, buildable)
-    retime(session, job_manager(), floor_s=_FLOOR_S)
-    live_run_completed(session)  # not reached when the run is interrupted
+    live_fragment(_live, session, job_manager(), buildable, floor_s=_FLOOR_S)
 
 
 def _eta(seconds: float | None) -> str:
@@ -71,26 +70,67 @@ def _live(session: PageSession, buildable: bool) -> None:
     if snap.finished:
         st.progress(1.0, text=f"Done: {epochs} epoch{'s' if epochs != 1 else ''} trained. Raise *Epochs* to train on.")
     else:
+        # The batch count moves even when a large network's percentage does not for minutes.
+        batches = min(snap.steps_per_epoch, round(snap.epoch_progress * snap.steps_per_epoch))
         st.progress(float(snap.epoch_progress), text=f"Epoch {snap.epoch + 1} of {epochs}: "
-                    f"{snap.epoch_progress * 100:.0f}%{_eta(snap.eta_s if snap.playing else None)}")
+                    f"{snap.epoch_progress * 100:.0f}% (batch {batches:,} of {snap.steps_per_epoch:,})"
+                    f"{_eta(snap.eta_s if snap.playing else None)}")
     if snap.diverged:
         st.error(snap.diverged, icon=":material/warning:")
 
     left, right = st.columns(2)
     with left.container(key="accuracy-chart"):
-        live_chart(accuracy_figure(snap), key="img-accuracy", config=_CONFIG)
+        live_chart(_curves_json(snap, 2), key="img-accuracy", config=_CONFIG)
     with right:
-        live_chart(loss_figure(snap), key="img-loss", config=_CONFIG)
+        live_chart(_curves_json(snap, 1), key="img-loss", config=_CONFIG)
 
     st.markdown("##### What it learned")
     left, right = st.columns(2)
     if snap.confusion is not None:
         with left.container(key="confusion-matrix"):
-            live_chart(confusion_figure(snap.confusion), key="img-confusion", config=_CONFIG)
+            live_chart(_drawn_figure(confusion_figure, snap.confusion), key="img-confusion", config=_CONFIG)
         with right:
-            live_chart(per_class_figure(snap.confusion), key="img-per-class", config=_CONFIG)
+            live_chart(_drawn_figure(per_class_figure, snap.confusion), key="img-per-class", config=_CONFIG)
     _mistakes(snap, session)
     _filters_and_maps(snap, session)
+
+
+# ---- drawings, each made once per content (see drawn.py) -------------------------------------------
+
+
+_CURVE_FIGURES = {1: loss_figure, 2: accuracy_figure}
+_curve_frames: dict[tuple, str] = {}
+
+
+def _curves_json(snap: ImageSnapshot, column: int) -> str:
+    """The accuracy (column 2) or loss (1) chart: its styled frame is built once, each redraw only
+    fills in the numbers (building the Plotly figure costs ~15 ms a chart, filling it well under 1)."""
+    percent = column == 2
+
+    def build() -> str:
+        shape = (column, len(snap.train_curve) > 0, len(snap.test_curve) > 0)
+        if shape not in _curve_frames:
+            stub = replace(snap, train_curve=snap.train_curve[:1], test_curve=snap.test_curve[:1])
+            _curve_frames[shape] = figure_json(_CURVE_FIGURES[column](stub))
+        figure = json.loads(_curve_frames[shape])
+        for trace, (x, y) in zip(figure["data"], curve_points(snap, column, percent), strict=True):
+            trace["x"], trace["y"] = typed_array(x, "f8"), typed_array(y, "f8")
+        return json.dumps(figure)
+
+    return drawn(("img-curves", column, snap.steps_per_epoch, content_key(snap.train_curve, snap.test_curve)), build)
+
+
+def _drawn_figure(make, values: np.ndarray) -> str:
+    return drawn((make.__name__, content_key(values)), lambda: figure_json(make(values)))
+
+
+def _drawn_picture(make, values: np.ndarray) -> bytes:
+    return drawn((make.__name__, content_key(values)), lambda: make(values))
+
+
+def _digit(session: PageSession, data, index: int) -> bytes:
+    """A test image as a PNG: the same few dozen are shown over and over, on every page."""
+    return drawn(("digit", session.spec.data, len(data.test_images), index), lambda: digit_png(data.test_images[index]))
 
 
 def _mistakes(snap: ImageSnapshot, session: PageSession) -> None:
@@ -99,7 +139,7 @@ def _mistakes(snap: ImageSnapshot, session: PageSession) -> None:
         return
     st.markdown("**Most confident mistakes on the test set** (true → predicted, confidence)")
     with st.container(key="mistakes"):
-        images = [digit_png(data.test_images[i]) for i, _, _ in snap.misclassified]
+        images = [_digit(session, data, int(i)) for i, _, _ in snap.misclassified]
         captions = [f"{t} → {p} ({c * 100:.0f}%)" for (_, t, p), c in zip(snap.misclassified, snap.misclassified_confidence)]
         st.image(images, caption=captions, width=64)
 
@@ -111,7 +151,7 @@ def _filters_and_maps(snap: ImageSnapshot, session: PageSession) -> None:
     left, right = st.columns([1, 2])
     with left:
         st.markdown("**First layer's filters**")
-        st.image(filters_png(snap.filters), caption="orange negative, blue positive weights")
+        st.image(_drawn_picture(filters_png, snap.filters), caption="orange negative, blue positive weights")
     with right:
         data = load_mnist(session.spec.data)
         if "img_probe" not in st.session_state:
@@ -119,10 +159,10 @@ def _filters_and_maps(snap: ImageSnapshot, session: PageSession) -> None:
         index = st.number_input("Feature maps of test image no.", 0, len(data.test_images) - 1, key="img_probe",
                                 on_change=_probe, args=(session,))
         cols = st.columns([1, 5])
-        cols[0].image(digit_png(data.test_images[int(index)], 2), caption=f"label {data.test_labels[int(index)]}")
+        cols[0].image(_digit(session, data, int(index)), caption=f"label {data.test_labels[int(index)]}")
         with cols[1]:
             for layer, maps in enumerate(snap.feature_maps, 1):
-                st.image(feature_maps_png(maps), caption=f"conv layer {layer}: {len(maps)} maps (dark = strong)")
+                st.image(_drawn_picture(feature_maps_png, maps), caption=f"conv layer {layer}: {len(maps)} maps (dark = strong)")
 
 
 def _probe(session: PageSession) -> None:
@@ -137,7 +177,7 @@ def draw_pad_and_prediction(session: PageSession, buildable: bool) -> None:
     with pad:
         st.fragment(_pad)(session)
     with prediction:
-        st.fragment(run_every=0.5)(_prediction)(session)
+        live_fragment(_prediction, session, job_manager(), floor_s=_FLOOR_S, controls=False)
 
 
 def _pad(session: PageSession) -> None:
@@ -167,4 +207,4 @@ def _prediction(session: PageSession) -> None:
         probabilities = np.asarray(snap.prediction)
         best = int(probabilities.argmax())
         st.markdown(f"I think it is a **{best}** ({probabilities[best] * 100:.0f}%)")
-        live_chart(prediction_figure(probabilities), key="img-prediction", config=_CONFIG)
+        live_chart(_drawn_figure(prediction_figure, probabilities), key="img-prediction", config=_CONFIG)

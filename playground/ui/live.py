@@ -8,8 +8,6 @@ Buttons live inside the fragment, so play, pause and step rerun only this part o
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from functools import lru_cache
 
@@ -22,10 +20,11 @@ from ..figures import boundary_figure, boundary_picture, loss_figure, loss_serie
 from ..netdiagram import network_html
 from ..snapshot import History, Snapshot
 from ..spec import DataSpec, RunSpec
+from .drawn import drawn
 from .live_chart import figure_json, live_chart, typed_array
-from .refresh import live_fragment, retime
+from .refresh import live_fragment
 from .session import PageSession, job_manager, keep_session_alive
-from .transport import job_status, live_run_completed, transport_bar
+from .transport import job_status, transport_bar
 
 _PLOTLY_CONFIG = {"displayModeBar": False}
 
@@ -44,13 +43,7 @@ def _metric(label: str, value: float | None, digits: int = 3) -> str:
 
 def live_view(session: PageSession) -> None:
     """Draw the live part now and every refresh interval."""
-    live_fragment(_live_run, session, job_manager())
-
-
-def _live_run(session: PageSession) -> None:
-    _live(session)
-    retime(session, job_manager())
-    live_run_completed(session)  # not reached when the run is interrupted
+    live_fragment(_live, session, job_manager())
 
 
 def _live(session: PageSession) -> None:
@@ -96,30 +89,10 @@ def _live(session: PageSession) -> None:
                 live_chart(loss, key="loss-figure", config=_PLOTLY_CONFIG)
 
 
-_drawn: OrderedDict[tuple, str] = OrderedDict()
-_drawn_lock = threading.Lock()
-_DRAWN_KEPT = 128
-_DRAWN_MAX_CHARS = 32 * 2**20  # a 6x8 network's diagram is ~0.9 MB: the cache stays bounded in bytes too
-_drawn_chars = 0
-
-
 def _drawing(kind: str, snap: Snapshot, spec: RunSpec | None, build: Callable[[], str]) -> str:
     """`build()` once per snapshot and spec: a page whose job published nothing new since its
     last redraw (paused, or redrawn faster than the job publishes) reuses what it drew."""
-    key = (kind, snap.job_id, snap.spec_version, snap.seq, spec)
-    with _drawn_lock:
-        if key in _drawn:
-            _drawn.move_to_end(key)
-            return _drawn[key]
-    text = build()
-    global _drawn_chars
-    with _drawn_lock:
-        if key not in _drawn:
-            _drawn[key] = text
-            _drawn_chars += len(text)
-        while len(_drawn) > _DRAWN_KEPT or _drawn_chars > _DRAWN_MAX_CHARS:
-            _drawn_chars -= len(_drawn.popitem(last=False)[1])
-    return text
+    return drawn((kind, snap.job_id, snap.spec_version, snap.seq, spec), build)
 
 
 def _network_html(snap: Snapshot, spec: RunSpec) -> str:

@@ -1,51 +1,116 @@
-"""How often a page's live fragment redraws, kept in step with the server's load.
+"""How often a page's live fragments redraw, kept in step with the server's load.
+
+Every redraw of every open page runs in the one server process, under one GIL: the redraws of a
+class share about one core, and whatever they leave is all there is for a newly opened page, a
+click or a share link. So the interval is set by two things: how many jobs train (a job publishes
+less often when many share the workers, `JobManager.refresh_interval`) and what the redraws of all
+open pages cost, measured (`RENDER_BUDGET`): ten Images pages redraw less often than ten circles.
 
 `st.fragment(run_every=...)` fixes a fragment's timer when the page's script runs in full, which
-happens when the page opens or a widget outside the fragment changes. A page opened while the
-server was quiet would keep its fast timer when a classroom starts training, and take more than
-its share of the server (and of the machine, when browsers run on it); a paused page would keep
-redrawing a network that does not change. So each live run ends by choosing the interval the
-page should have now, and when that differs from the current one, it re-sends the fragment's
-`auto_rerun` message: the Streamlit 1.67 frontend then replaces that fragment's timer (it keeps
-one per fragment id), without a rerun.
+happens when the page opens or a widget outside the fragment changes. So each live run ends by
+choosing the interval the page should have now, and when that differs from the current one, it
+re-sends the fragment's `auto_rerun` message: the Streamlit 1.67 frontend then replaces that
+fragment's timer (it keeps one per fragment id), without a rerun.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
+import threading
+import time
 from collections.abc import Callable
 
 import streamlit as st
 
 from ..jobs import JobManager
 from .session import PageSession
+from .transport import live_run_completed
 
 # A page whose job is not training redraws this often: enough to keep its job alive and to show
 # a change soon; a click on a button redraws it at once anyway.
 IDLE_INTERVAL_S = 1.0
+# The share of the server's one interpreter that timed redraws may take together (CPU seconds per
+# second); the rest answers clicks, opens pages and sends what the redraws drew.
+RENDER_BUDGET = 0.4
+# The slowest a live page gets: a page still shows life, and its job stays alive.
+MAX_INTERVAL_S = 5.0
 
 _log = logging.getLogger(__name__)
 
 
+class RenderMeter:
+    """The server CPU that each live fragment's redraws take, smoothed, over the fragments that
+    redrew recently. Thread CPU time, not wall time: waiting for the GIL or a core is not cost."""
+
+    def __init__(self, forget_after_s: float = 10.0, smoothing: float = 0.3):
+        self.forget_after_s = forget_after_s
+        self.smoothing = smoothing
+        self._costs: dict[tuple, tuple[float, float]] = {}  # fragment -> (smoothed CPU s, last redraw)
+        self._lock = threading.Lock()
+
+    def record(self, fragment: tuple, cpu_s: float) -> None:
+        now = time.monotonic()
+        with self._lock:
+            old = self._costs.get(fragment)
+            cost = cpu_s if old is None else old[0] + self.smoothing * (cpu_s - old[0])
+            self._costs[fragment] = (cost, now)
+
+    def total_cost(self) -> float:
+        """CPU seconds that one redraw of every recent fragment takes."""
+        now = time.monotonic()
+        with self._lock:
+            return sum(cost for cost, seen in self._costs.values() if now - seen <= self.forget_after_s)
+
+
+meter = RenderMeter()
+
+
 def live_interval(manager: JobManager, playing: bool, floor_s: float = 0.0) -> float:
-    """Seconds between this page's redraws: the server's pace while training, idle otherwise."""
-    if not playing:
-        return IDLE_INTERVAL_S
-    return max(floor_s, manager.refresh_interval())
+    """Seconds between this page's redraws: the server's pace while training, idle otherwise,
+    and never so fast that all pages' redraws together would exceed the render budget."""
+    pace = max(floor_s, manager.refresh_interval()) if playing else IDLE_INTERVAL_S
+    return min(MAX_INTERVAL_S, max(pace, round(meter.total_cost() / RENDER_BUDGET, 2)))
 
 
-def live_fragment(body: Callable, session: PageSession, manager: JobManager, *args, floor_s: float = 0.0) -> None:
-    """Run `body(session, *args)` now as a fragment redrawn on the page's current interval."""
+def live_fragment(body: Callable, session: PageSession, manager: JobManager, *args, floor_s: float = 0.0,
+                  controls: bool = True) -> None:
+    """Run `body(session, *args)` now as a fragment redrawn on the page's current interval.
+
+    Each run's CPU is measured for the pacing; at its end the timer is moved to the interval the
+    page needs now, and (`controls`: the fragment holds the page's buttons) its clicks count as seen."""
+    name = body.__qualname__
+
+    @functools.wraps(body)  # the fragment's id comes from the function's name: keep the body's
+    def run(session: PageSession, *args) -> None:
+        started = time.thread_time()
+        body(session, *args)
+        meter.record((_session_id(), name), time.thread_time() - started)
+        retime(session, manager, name, floor_s)
+        if controls:
+            live_run_completed(session)  # not reached when the run is interrupted
+
     interval = live_interval(manager, session.playing, floor_s)
-    session.refresh_interval = interval
-    st.fragment(run_every=interval)(body)(session, *args)
+    session.refresh_intervals[name] = interval
+    st.fragment(run_every=interval)(run)(session, *args)
 
 
-def retime(session: PageSession, manager: JobManager, floor_s: float = 0.0) -> None:
-    """Call at the end of a live fragment run: move its timer to the interval the page needs now."""
+def retime(session: PageSession, manager: JobManager, name: str, floor_s: float = 0.0) -> None:
+    """Move the running fragment's timer to the interval the page needs now."""
     interval = live_interval(manager, session.playing, floor_s)
-    if interval != session.refresh_interval and _send_interval(interval):
-        session.refresh_interval = interval
+    current = session.refresh_intervals.get(name)
+    # Small drifts of the measured cost do not each cost a message: only a change of over 10 %.
+    if current is not None and abs(interval - current) <= 0.1 * current:
+        return
+    if _send_interval(interval):
+        session.refresh_intervals[name] = interval
+
+
+def _session_id() -> str:
+    from streamlit.runtime.scriptrunner_utils.script_run_context import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    return ctx.session_id if ctx is not None else ""
 
 
 def _send_interval(interval: float) -> bool:

@@ -62,7 +62,7 @@ class PageSession:
     drawing_id: int = 0  # Images: the last drawing sent to the job
     last_clicks: dict[str, float] = field(default_factory=dict)  # transport buttons, for debouncing
     unseen_clicks: set[str] = field(default_factory=set)  # handled, but the redrawn page not yet complete
-    refresh_interval: float | None = None  # the live view's timer, as the browser last heard it
+    refresh_intervals: dict[str, float] = field(default_factory=dict)  # each live fragment's timer, as the browser last heard it
     refusal: str | None = None  # why the server did not build this network (it is full)
 
     def ensure_job(self, manager: JobManager, buildable: bool = True) -> str | None:

@@ -1,0 +1,69 @@
+"""Drawings made once and reused: a chart's JSON, a network's HTML or a picture's PNG.
+
+Live pages redraw several times a second, and every redraw runs in the one server process that
+all visitors share. Most redraws show what the last one showed (a paused page; a page redrawn
+faster than its job publishes; the confusion matrix between two test evaluations), so each drawing
+is kept under a key naming what it shows, and built again only when that changes. The cache is
+bounded in entries and in bytes, so a class full of 6x8 networks (about 0.9 MB of diagram each)
+cannot grow the server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Hashable
+
+import numpy as np
+
+KEPT = 256
+MAX_BYTES = 48 * 2**20
+
+_drawn: OrderedDict[Hashable, str | bytes] = OrderedDict()
+_lock = threading.Lock()
+_size = 0
+
+
+def drawn(key: Hashable, build: Callable[[], str | bytes]) -> str | bytes:
+    """`build()`'s result for `key`, built at most once while it stays in the cache."""
+    global _size
+    with _lock:
+        if key in _drawn:
+            _drawn.move_to_end(key)
+            return _drawn[key]
+    value = build()  # outside the lock: other pages' redraws do not wait for this one
+    with _lock:
+        if key not in _drawn:
+            _drawn[key] = value
+            _size += len(value)
+        while len(_drawn) > KEPT or _size > MAX_BYTES:
+            _size -= len(_drawn.popitem(last=False)[1])
+    return value
+
+
+def content_key(*arrays: np.ndarray | None) -> bytes:
+    """A digest of arrays' shapes, types and values: the key of a drawing made from them
+    (hashing a few hundred KB costs well under a millisecond; drawing them costs tens)."""
+    digest = hashlib.blake2b(digest_size=16)
+    for array in arrays:
+        if array is None:
+            digest.update(b"none;")
+            continue
+        array = np.ascontiguousarray(array)
+        digest.update(f"{array.dtype.str}{array.shape};".encode())
+        digest.update(array.data)
+    return digest.digest()
+
+
+def clear() -> None:
+    """Forget every drawing (for tests)."""
+    global _size
+    with _lock:
+        _drawn.clear()
+        _size = 0
+
+
+def cached_count() -> int:
+    with _lock:
+        return len(_drawn)
