@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from playground.images.spec import ImageSpec
 from playground.sharelink import encode_image
 from tests.conftest import ROOT
-from tests.test_app import live_figures, plotly_array, rerun_until
+from tests.test_app import toggle, live_figures, plotly_array, rerun_until
 
 TIMEOUT = 60
 TRAIN_DEADLINE = 240  # one epoch of a small CNN on a busy 2-core machine, with room to spare
@@ -79,7 +79,7 @@ def test_the_page_opens_with_the_seed_cnn_and_its_summary():
     assert [r["Parameters"] for r in rows] == ["320", "0", "0", "692,352", "1,290"]
     assert any("693,962 parameters" in c.value for c in at.get_by_key("layer-summary").caption)
     assert not at.error
-    assert not at.button(key="play").disabled
+    assert not toggle(at).disabled
     assert {k: param(at, k) for k in at.query_params} == encode_image(ImageSpec())
     removes = [b.key for b in layer_buttons(at, "remove")]
     assert len(removes) == 5 and all(re.fullmatch(rf"img_L\d+_{i}_remove", k) for i, k in enumerate(removes)), removes
@@ -93,7 +93,7 @@ def test_a_broken_architecture_is_explained_and_kept():
     errors = [e.value for e in at.error]
     assert any("Conv2D needs an image" in e and "Move it before the Flatten layer" in e for e in errors), errors
     assert not at.exception
-    assert at.button(key="play").disabled and at.button(key="step").disabled
+    assert toggle(at).disabled and at.button(key="step").disabled
     assert any("Fix the architecture" in w.value for w in at.warning)
     assert param(at, "layers") == "flatten,conv32k3-relu,dense10"
     assert [r["Output shape"] for r in summary_rows(at)] == ["784", "—"]
@@ -105,7 +105,7 @@ def test_a_broken_architecture_is_explained_and_kept():
     layer_buttons(at, "up")[1].click().run()
     assert not at.exception
     assert param(at, "layers") == "conv32k3-relu,flatten,dense10"
-    assert not at.error and not at.button(key="play").disabled
+    assert not at.error and not toggle(at).disabled
     rerun_until(at, lambda a: latest(a) is not None)
     assert len(summary_rows(at)) == 3
 
@@ -130,7 +130,7 @@ def test_adding_moving_and_removing_layers_updates_the_link():
     assert param(at, "layers") == "conv32k3-relu,maxpool2,dense128-relu,dropout0.25,dense10"
     errors = [e.value for e in at.error]
     assert len(errors) == 1 and "Add a Flatten layer" in errors[0], errors
-    assert at.button(key="play").disabled
+    assert toggle(at).disabled
 
     at.selectbox(key="img_new_kind").set_value("flatten")
     at.button(key="img_add").click().run()
@@ -162,7 +162,7 @@ def test_play_trains_and_draws_the_confusion_matrix():
     at.run()  # draw what arrived
     assert has_key(at, "accuracy-chart")
     assert latest(at).epoch == 0 and not latest(at).finished
-    at.button(key="play").click().run()
+    toggle(at).click().run()
     assert session(at).playing
     # the epoch ends, then its test-set evaluation runs in slices; the run is finished after it
     rerun_until(at, lambda a: latest(a) is not None and latest(a).finished, TRAIN_DEADLINE)
@@ -182,4 +182,4 @@ def test_play_trains_and_draws_the_confusion_matrix():
     assert epoch == "Epoch 1"
     assert any(m.value.startswith("Test accuracy") for m in at.markdown)
     assert not session(at).playing  # finished: the button offers Play again
-    assert at.button(key="play").label == "Play"
+    assert toggle(at).label == "Play"

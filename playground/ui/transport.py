@@ -42,11 +42,14 @@ def live_run_completed(session: PageSession) -> None:
     session.unseen_clicks.clear()
 
 
-def _toggle_play(session: PageSession, manager: JobManager) -> None:
-    if not _first_click(session, "play"):
+def _set_playing(session: PageSession, manager: JobManager, playing: bool) -> None:
+    """Play or Pause, as the button the person clicked said. Idempotent, not a toggle: a click
+    that Streamlit delivers again later (it keeps a trigger across runs it merges, seen under
+    load more than a second after the click) asks for what is already done and changes nothing."""
+    if session.playing == playing:
         return
-    session.playing = not session.playing
-    if session.playing:
+    session.playing = playing
+    if playing:
         manager.send(Play(session.job_id))
     else:
         manager.send(Pause(session.job_id), wait_s=ANSWER_WAIT_S)
@@ -107,17 +110,21 @@ def transport_bar(session: PageSession, manager: JobManager, snap, enabled: bool
     """Draw the bar; returns the space right of the epoch counter, for the page's numbers."""
     _follow_job(session, manager.status(session.job_id), snap)
     # One row that sizes each button to its label (columns cut "Reset" to "Re…" on a laptop).
+    playing = session.playing
     with st.container(horizontal=True, vertical_alignment="center", gap="small"):
-        st.button(
-            "Pause" if session.playing else "Play",
-            key="play",
-            icon=":material/pause:" if session.playing else ":material/play_arrow:",
-            type="primary",
-            on_click=_toggle_play,
-            args=(session, manager),
-            width=_PLAY_WIDTH_PX,  # the same for both labels: the row does not shift on a click
-            disabled=not enabled,
-        )
+        # Two buttons, one shown at a time, each with its own key: an echo of a click on Pause
+        # reaches the Pause button's handler, never the Play button drawn since.
+        with st.container(key="play", width=_PLAY_WIDTH_PX):  # where pages and tests find it
+            st.button(
+                "Pause" if playing else "Play",
+                key="pause-button" if playing else "play-button",
+                icon=":material/pause:" if playing else ":material/play_arrow:",
+                type="primary",
+                on_click=_set_playing,
+                args=(session, manager, not playing),
+                width=_PLAY_WIDTH_PX,  # the same for both labels: the row does not shift on a click
+                disabled=not enabled,
+            )
         st.button("Step", key="step", icon=":material/skip_next:", on_click=_step, args=(session, manager),
                   help="Train one epoch", disabled=not enabled)
         st.button("Reset", key="reset", icon=":material/restart_alt:", on_click=_reset, args=(session, manager),
