@@ -39,6 +39,7 @@ import numpy as np
 
 from .capacity import JobCost, job_cost
 from .images.spec import CPU_FLOPS, ImageSpec, ImageTrainSpec
+from .memory import prefer_mmap_for_large_blocks, release_freed_memory
 from .settings import Settings, read_settings
 from .snapshot import ImageSnapshot, Snapshot
 from .spec import RunSpec, TrainSpec
@@ -48,6 +49,7 @@ CHUNK_S = 0.002  # steps are run in chunks of about this long
 DEFAULT_TTL_S = 20.0  # a job nobody looked at for this long is closed, unless its page is connected
 WORKER_NICENESS = 10
 MAX_RESTORES = 3  # a job whose worker died this often is not brought back again (it may be the cause)
+TRIM_EVERY_S = 60.0  # the server hands freed memory back to the system at least this often
 STALLED_S = 4.0  # a training job with no news for this long is reported as stalled
 BACKLOG_CHECKPOINTS, BACKLOG_SNAPSHOTS = 8, 64  # results the server has not read yet, past which a worker waits
 
@@ -235,6 +237,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
     # seed CNN's step took 589 ms with spinning threads, 57 ms with passive ones (131 ms on one
     # thread); a tiny MLP's 250 ms against 1.3 ms. Set before torch (and its OpenMP) is loaded.
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    prefer_mmap_for_large_blocks()  # a closed job's tensors go back to the system (memory.py)
     import torch
 
     # Training is background work: the server (and, on a teacher's laptop, the browsers) must
@@ -310,6 +313,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
             job.trainer.probe(cmd.test_index, cmd.drawing, cmd.drawing_id)
         elif isinstance(cmd, Close):
             del jobs[cmd.job_id]
+            release_freed_memory()
             results.put(("closed", cmd.job_id, None))
             return True
         if cmd.job_id in jobs:
@@ -805,6 +809,7 @@ class JobManager:
                         record.checkpoint = (time.monotonic(), epoch, blob)
 
     def _reap(self, every_s: float) -> None:
+        trimmed = time.monotonic()
         while not self._closed.wait(every_s):
             now = time.monotonic()
             with self._lock:
@@ -812,6 +817,9 @@ class JobManager:
             for job_id, owner in stale:
                 if not self._still_connected(owner):
                     self.close(job_id)
+            if stale or now - trimmed > TRIM_EVERY_S:  # pages closed, drawings dropped: give it back
+                release_freed_memory()
+                trimmed = now
             for index, worker in enumerate(self._workers):
                 if not worker.process.is_alive() and not self._closed.is_set():
                     self._restart(index)
