@@ -229,9 +229,12 @@ def _measure_machine(image_threads: int) -> dict:
     return info
 
 
-def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, checkpoint_s: float = 2.0) -> None:
+def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, checkpoint_s: float = 2.0,
+                 measure: bool = True) -> None:
     """A worker's loop. Tiny 2-D nets run fastest on one thread; convolutions on MNIST use
-    `image_threads` (this worker's share of the cores) while such a job has the CPU."""
+    `image_threads` (this worker's share of the cores) while such a job has the CPU. It also runs
+    inside a Ray actor (`ray_executor.py`), on a thread, with local queues; `measure=False` skips
+    the speed measurement there (the executor's first actor measures)."""
     # OpenMP threads that spin while they wait collapse when the cores are shared (a class
     # server always shares them: the web server, other workers). Measured on 2 busy cores: the
     # seed CNN's step took 589 ms with spinning threads, 57 ms with passive ones (131 ms on one
@@ -248,7 +251,8 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
     from .images.trainer import ImageTrainer
     from .trainer import Trainer
 
-    results.put(("machine", "", _measure_machine(image_threads)))
+    if measure:
+        results.put(("machine", "", _measure_machine(image_threads)))
     jobs: dict[str, _Job] = {}
 
     def make_trainer(spec):
@@ -452,6 +456,10 @@ _start_lock = threading.Lock()
 class _Worker:
     """One worker process with its own command and result queues.
 
+    What the manager uses of a worker: `commands.put((number, command))`, `results.get(timeout)`,
+    `retired`, `census` and `process` (`is_alive`, `pid`, `exitcode`, `join`, `terminate`). A
+    `ray_executor.RayWorker` offers the same for a whole Ray cluster, one actor per job.
+
     Each worker has its own result queue (and receiver thread on the server): a worker killed
     while writing can leave its queue's lock held, which must not stall the other workers.
     """
@@ -517,7 +525,7 @@ class JobManager:
         still connected. A job unread for the TTL is closed only when it is not: a background tab,
         whose browser slows its timers to once a minute, keeps its network."""
         self.settings = settings or read_settings()
-        workers = workers or self.settings.workers
+        workers = 1 if self.settings.executor == "ray" else workers or self.settings.workers  # ray: one actor per job
         self.ttl_s = ttl_s or self.settings.job_ttl_s or DEFAULT_TTL_S
         self._ctx = mp.get_context("spawn")
         self._image_threads = max(1, (os.cpu_count() or 1) // workers)
@@ -585,6 +593,7 @@ class JobManager:
         with self._lock:
             self._admit(None, cost)
             self._jobs[job_id] = _Record(self._least_loaded(), spec, version, version, cost)
+        _log.info("job %s opened: %s, about %.0f MB", job_id[:8], type(spec).__name__, cost.memory_mb)
         self.send(Reset(job_id, spec, version))
         return job_id
 
@@ -604,6 +613,7 @@ class JobManager:
             number = record.number + 1
             forward = True
             if isinstance(command, Close):
+                _log.info("job %s of session %s closed", command.job_id[:8], record.owner or "-")
                 self._forget(command.job_id)
             else:
                 if isinstance(command, Reset):
@@ -761,7 +771,12 @@ class JobManager:
     # threads
 
     def _start_worker(self) -> _Worker:
-        worker = _Worker(self._ctx, self._image_threads, self.settings.checkpoint_s)
+        if self.settings.executor == "ray":  # ray is imported only here, only when chosen
+            from .ray_executor import RayWorker
+
+            worker = RayWorker(self._image_threads, self.settings.checkpoint_s, self.settings.ray_address)
+        else:
+            worker = _Worker(self._ctx, self._image_threads, self.settings.checkpoint_s)
         threading.Thread(target=self._receive, args=(worker,), daemon=True, name="playground-receiver").start()
         return worker
 
@@ -807,6 +822,9 @@ class JobManager:
                     built, epoch, blob = payload
                     if built == record.built:
                         record.checkpoint = (time.monotonic(), epoch, blob)
+                elif kind == "lost":  # its Ray actor died (ray_executor.py): brought back as from a dead worker
+                    _log.warning("the actor of job %s died (%s); restoring it", job_id[:8], payload)
+                    self._bring_back([(job_id, record)])
 
     def _reap(self, every_s: float) -> None:
         trimmed = time.monotonic()
@@ -840,34 +858,37 @@ class JobManager:
         with self._lock:
             self._workers[index].retired.set()
             self._workers[index] = self._start_worker()
-            lost = [(j, r) for j, r in self._jobs.items() if r.worker == index]
-            now = time.monotonic()
-            for job_id, record in lost:
-                self._dequeue(job_id)
-                self._running_heavy.pop(job_id, None)
-                record.restores += 1
-                if record.restores > MAX_RESTORES:
-                    record.error = (f"The server process training this network stopped {record.restores} times "
-                                    "(out of memory?), so it was not brought back again. Make the network smaller, "
-                                    "then press Reset.")
-                    record.worker = self._least_loaded_except(job_id)
-                    continue
+            self._bring_back([(j, r) for j, r in self._jobs.items() if r.worker == index])
+
+    def _bring_back(self, lost: list[tuple[str, _Record]]) -> None:
+        """Restore jobs whose worker died on the least loaded workers (lock held)."""
+        now = time.monotonic()
+        for job_id, record in lost:
+            self._dequeue(job_id)
+            self._running_heavy.pop(job_id, None)
+            record.restores += 1
+            if record.restores > MAX_RESTORES:
+                record.error = (f"The server process training this network stopped {record.restores} times "
+                                "(out of memory?), so it was not brought back again. Make the network smaller, "
+                                "then press Reset.")
                 record.worker = self._least_loaded_except(job_id)
-                stopped = "The server process that trained this network stopped (killed or out of memory)."
-                if record.checkpoint is not None:
-                    when, epoch, blob = record.checkpoint
-                    saved = f"its checkpoint of {now - when:.0f} s before, at epoch {epoch}"
-                    note = f"{stopped} It is back from {saved}, paused: press Play to go on."
-                    record.restoring = f"{stopped} Bringing it back from {saved}…"
-                else:
-                    blob = None
-                    note = f"{stopped} It had not been saved yet, so it was rebuilt from its settings, paused."
-                    record.restoring = f"{stopped} Rebuilding it from its settings…"
-                record.number += 1
-                self._workers[record.worker].commands.put(
-                    (record.number, Restore(job_id, record.spec, record.version, record.built, blob, note)))
-            self._promote()
-            self._answered.notify_all()
+                continue
+            record.worker = self._least_loaded_except(job_id)
+            stopped = "The server process that trained this network stopped (killed or out of memory)."
+            if record.checkpoint is not None:
+                when, epoch, blob = record.checkpoint
+                saved = f"its checkpoint of {now - when:.0f} s before, at epoch {epoch}"
+                note = f"{stopped} It is back from {saved}, paused: press Play to go on."
+                record.restoring = f"{stopped} Bringing it back from {saved}…"
+            else:
+                blob = None
+                note = f"{stopped} It had not been saved yet, so it was rebuilt from its settings, paused."
+                record.restoring = f"{stopped} Rebuilding it from its settings…"
+            record.number += 1
+            self._workers[record.worker].commands.put(
+                (record.number, Restore(job_id, record.spec, record.version, record.built, blob, note)))
+        self._promote()
+        self._answered.notify_all()
 
     def _least_loaded_except(self, job_id: str) -> int:
         loads = [0.0] * len(self._workers)

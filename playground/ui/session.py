@@ -24,7 +24,22 @@ ANSWER_WAIT_S = 0.6
 @st.cache_resource(show_spinner=False)
 def job_manager() -> JobManager:
     """One worker pool per server, shared by every session."""
+    _log_to_the_console()
     return JobManager(owner_connected=_session_connected)
+
+
+def _log_to_the_console() -> None:
+    """The server's own log lines (jobs opened and closed, failures, ignored settings) go where
+    Streamlit's go, with the time: what the person running a class server looks at."""
+    import logging
+
+    logger = logging.getLogger("playground")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False
 
 
 def _session_connected(session_id: str) -> bool:
