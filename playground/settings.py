@@ -14,6 +14,8 @@ Defaults suit a small class server: 2 CPU cores and 4 GiB of memory.
 | PLAYGROUND_MAX_STEP_S       | 0.2     | estimated seconds one training batch may take               |
 | PLAYGROUND_MAX_HEAVY_JOBS   | 2       | image networks that train at the same time (others queue)   |
 | PLAYGROUND_CHECKPOINT_S     | 2       | a training job's checkpoint is at most this old             |
+| PLAYGROUND_EXECUTOR         | process | where jobs train: `process` (worker pool) or `ray` (one actor per job) |
+| RAY_ADDRESS                 | (empty) | with `ray`: the cluster to join; empty starts or joins a local Ray |
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _log = logging.getLogger(__name__)
 
 _TRUE = ("1", "true", "yes", "on")
 _FALSE = ("", "0", "false", "no", "off")
+EXECUTORS = ("process", "ray")
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,8 @@ class Settings:
     max_step_s: float = 0.2
     max_heavy_jobs: int = 2
     checkpoint_s: float = 2.0
+    executor: str = "process"  # one of EXECUTORS
+    ray_address: str = ""
     problems: tuple[str, ...] = field(default=(), compare=False)
 
 
@@ -73,6 +78,26 @@ def _flag(env, name: str, problems: list[str], unclear: bool = False) -> bool:
     return unclear
 
 
+def _choice(env, name: str, choices: tuple[str, ...], problems: list[str]) -> str:
+    """One of `choices` (the first is the default); anything else gives the default."""
+    text = env.get(name, "").strip().lower()
+    if not text:
+        return choices[0]
+    if text in choices:
+        return text
+    problems.append(f"{name}={text[:40]!r} is not one of {', '.join(choices)}; using {choices[0]}.")
+    return choices[0]
+
+
+def _address(env, name: str, problems: list[str]) -> str:
+    """A cluster address (host:port, ray://host:port, auto): printable ASCII without spaces."""
+    text = env.get(name, "").strip()
+    if text and not (len(text) <= 200 and text.isascii() and text.isprintable() and " " not in text):
+        problems.append(f"{name}={text[:40]!r} is not an address; starting or joining a local Ray instead.")
+        return ""
+    return text
+
+
 def read_settings(env=None) -> Settings:
     """Settings from `env` (os.environ by default); never raises."""
     env = os.environ if env is None else env
@@ -88,6 +113,8 @@ def read_settings(env=None) -> Settings:
         max_step_s=_number(env, "PLAYGROUND_MAX_STEP_S", 0.2, 0.01, 60.0, problems),
         max_heavy_jobs=int(_number(env, "PLAYGROUND_MAX_HEAVY_JOBS", 2, 1, 1000, problems, whole=True)),
         checkpoint_s=_number(env, "PLAYGROUND_CHECKPOINT_S", 2.0, 0.1, 600.0, problems),
+        executor=_choice(env, "PLAYGROUND_EXECUTOR", EXECUTORS, problems),
+        ray_address=_address(env, "RAY_ADDRESS", problems),
         problems=tuple(problems),
     )
     for problem in problems:
