@@ -28,11 +28,13 @@ it never imports torch (the actor's worker loop does, in the actor's process).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import pickle
 import queue
 import threading
+import time
 from collections import deque
 
 import ray
@@ -135,56 +137,89 @@ class _Commands:
 
 
 class _Cluster:
-    """Stands for a worker's process in `JobManager`: alive until the executor is shut down."""
+    """Stands for a worker's process in `JobManager`: alive until the manager shuts the executor
+    down (so its reaper never "restarts" the executor; lost actors are reported one by one)."""
 
     pid = None
     exitcode = None
 
-    def __init__(self, stopped: threading.Event):
-        self._stopped = stopped
+    def __init__(self, ended: threading.Event):
+        self._ended = ended
 
     def is_alive(self) -> bool:
-        return not self._stopped.is_set()
+        return not self._ended.is_set()
 
     def join(self, timeout: float | None = None) -> None:
-        self._stopped.wait(timeout)
+        self._ended.wait(timeout)
 
     def terminate(self) -> None:
-        self._stopped.set()
+        self._ended.set()
 
 
 class RayWorker:
     """A Ray cluster as one worker of `JobManager`'s pool (see the module's docstring)."""
 
     def __init__(self, image_threads: int, checkpoint_s: float, address: str = ""):
-        self._owns_ray = False
+        self._stopped = threading.Event()
+        self._keeper: threading.Thread | None = None
         if not ray.is_initialized():
-            # The settings decide the address: Ray must not fall back on reading RAY_ADDRESS itself
-            # (a value the settings refused, or settings given in code with no address).
-            refused = not address and os.environ.get("RAY_ADDRESS", "").strip()
-            ray.init(address=address or ("local" if refused else None), include_dashboard=False,
-                     ignore_reinit_error=True)
-            self._owns_ray = True
+            self._keeper = self._connect(address)
         self._image_threads, self._checkpoint_s = image_threads, checkpoint_s
         self.commands = _Commands(self)
         self.results: queue.Queue = queue.Queue(maxsize=BACKLOG)
         self.retired = threading.Event()
         self.census: tuple[int, list[str]] = (0, [])
-        self._stopped = threading.Event()
-        self.process = _Cluster(self._stopped)
+        self._ended = threading.Event()  # shut down by the manager (not only at exit)
+        self.process = _Cluster(self._ended)
         self._lock = threading.Lock()
         self._handles: dict[str, _Handle] = {}
         self._measured = False
         self._census_lock = threading.Lock()
         self._spares: deque[_Handle] = deque()
+        self._polls: list[threading.Thread] = []
+        # Before Ray's own exit hook (registered earlier, so run later): no poll thread may call into
+        # a Ray that is shut down, which ends the process with an error.
+        atexit.register(self._shutdown)
         with self._lock:
             self._top_up()
+
+    def _connect(self, address: str) -> threading.Thread:
+        """Join the cluster at `address`, or start or join a local Ray, from a thread that lives
+        until shutdown: Ray ties the processes of a local Ray it starts to the thread that started
+        them (PR_SET_PDEATHSIG), and Streamlit builds the manager in a script run's thread, which
+        ends with the run."""
+        ready, failed = threading.Event(), []
+
+        def keep() -> None:
+            try:
+                # The settings decide the address: Ray must not fall back on reading RAY_ADDRESS itself
+                # (a value the settings refused, or settings given in code with no address).
+                refused = not address and os.environ.get("RAY_ADDRESS", "").strip()
+                ray.init(address=address or ("local" if refused else None), include_dashboard=False,
+                         ignore_reinit_error=True)
+            except BaseException as error:  # noqa: BLE001 - raised in the manager's thread below
+                failed.append(error)
+                return
+            finally:
+                ready.set()
+            self._stopped.wait()
+            ray.shutdown()
+
+        keeper = threading.Thread(target=keep, daemon=True, name="playground-ray")
+        keeper.start()
+        ready.wait()
+        if failed:
+            raise failed[0]
+        return keeper
 
     # commands, from the manager's threads (never blocking on `results`: the manager may hold its lock)
 
     def _route(self, number: int, command) -> None:
         if isinstance(command, _Shutdown):
             self._shutdown()
+            self._ended.set()
+            return
+        if self._stopped.is_set():  # shut down (or the server is exiting): nothing more reaches Ray
             return
         if isinstance(command, _Census):
             threading.Thread(target=self._census, daemon=True, name="playground-ray-census").start()
@@ -229,7 +264,9 @@ class RayWorker:
         actor = _RemoteJobActor.remote(self._image_threads, self._checkpoint_s, not self._measured)
         self._measured = True
         handle = _Handle(None, actor)
-        threading.Thread(target=self._poll, args=(handle,), daemon=True, name="playground-ray-poll").start()
+        poll = threading.Thread(target=self._poll, args=(handle,), daemon=True, name="playground-ray-poll")
+        poll.start()
+        self._polls = [thread for thread in self._polls if thread.is_alive()] + [poll]
         return handle
 
     def _top_up(self) -> None:
@@ -321,12 +358,20 @@ class RayWorker:
         return None if actor is None else ray.get(actor.where.remote(), timeout=timeout_s)
 
     def _shutdown(self) -> None:
+        """Kill every actor, wait for the poll threads, and leave Ray if this executor joined it."""
         with self._lock:
+            if self._stopped.is_set():
+                return
             handles = list(self._handles.values()) + list(self._spares)
             self._handles.clear()
             self._spares.clear()
             self._stopped.set()
+            polls = list(self._polls)
         for handle in handles:
             self._kill(handle)
-        if self._owns_ray:
-            ray.shutdown()
+        end = time.monotonic() + TAKE_S + 5
+        for poll in polls:  # each returns once its actor is gone or its poll ends (TAKE_S)
+            poll.join(timeout=max(0.0, end - time.monotonic()))
+        if self._keeper is not None:  # it started or joined Ray: it leaves it
+            self._keeper.join(timeout=30)
+        atexit.unregister(self._shutdown)
