@@ -40,6 +40,7 @@ from . import test_jobs as protocol
 from .test_jobs import SPEC, open_job, step, wait_for, wait_until
 
 DEADLINE_S = 90.0  # generous: an actor's process imports torch before its first snapshot
+LONG_TTL_S = 120.0
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
@@ -82,10 +83,11 @@ def ray_manager(**kwargs) -> JobManager:
 @pytest.fixture(scope="module")
 def manager(cluster):
     """As `test_jobs.manager`, on Ray: the protocol tests imported below use it. A job whose
-    actor is not started yet waits seconds for it (importing torch), so two spares are kept
-    and the TTL is 10 s: a test that opens three jobs in a row reads the first within it."""
+    actor is not started yet waits seconds for it (importing torch), so two spares are kept,
+    and the TTL is long: a test that opens three jobs in a row must not lose the first to the
+    reaper meanwhile (the TTL test shortens it once its jobs are open)."""
     spares, ray_executor.SPARE_ACTORS = ray_executor.SPARE_ACTORS, 2
-    m = ray_manager(ttl_s=10.0, reap_every_s=0.5, checkpoint_s=0.3)
+    m = ray_manager(ttl_s=LONG_TTL_S, reap_every_s=0.5, checkpoint_s=0.3)
     yield m
     m.shutdown()
     ray_executor.SPARE_ACTORS = spares
@@ -111,8 +113,31 @@ test_losses_equal_an_in_process_trainer = protocol.test_losses_equal_an_in_proce
 test_update_keeps_the_epoch_while_playing = protocol.test_update_keeps_the_epoch_while_playing
 test_reset_starts_afresh = protocol.test_reset_starts_afresh
 test_workers_report_the_jobs_they_hold = protocol.test_workers_report_the_jobs_they_hold
-test_unread_job_is_closed_after_the_ttl_and_a_read_one_stays_open = \
-    protocol.test_unread_job_is_closed_after_the_ttl_and_a_read_one_stays_open
+
+
+def test_unread_job_is_closed_after_the_ttl_and_a_read_one_stays_open(manager):
+    """test_jobs' TTL test, with the TTL shortened once both jobs are open (see `manager`)."""
+    watched, _ = open_job(manager)
+    job_id, _ = open_job(manager)
+    assert manager.send(Play(job_id))
+    wait_for(manager, job_id, lambda s: s.playing, "the job to play")
+    actor = executor(manager).actor_of(job_id)
+    manager.ttl_s = 2.0
+    try:
+        # from now on only `watched` is read
+        wait_until(lambda: manager.latest(watched) is not None and not manager.is_open(job_id),
+                   "the reaper to close the unread job", timeout=30)
+        closed_at = time.monotonic()
+        assert manager.latest(job_id) is None and not manager.send(Play(job_id))
+        assert not protocol.on_a_worker(manager, job_id) and executor(manager).actor_of(job_id) is None
+        while time.monotonic() < closed_at + 1.0:
+            assert manager.latest(watched) is not None
+            time.sleep(0.05)
+        assert manager.is_open(watched)
+    finally:
+        manager.ttl_s = LONG_TTL_S
+    manager.close(watched)
+    wait_until(lambda: gone(actor), "the reaped job's actor to be gone", timeout=DEADLINE_S)
 
 
 # ---- Ray's own ------------------------------------------------------------------------------------
@@ -121,6 +146,15 @@ test_unread_job_is_closed_after_the_ttl_and_a_read_one_stays_open = \
 def executor(manager: JobManager):
     [worker] = manager._workers  # the whole cluster is one worker of the manager's
     return worker
+
+
+def gone(actor) -> bool:
+    """Whether a call on the actor fails because it is dead."""
+    try:
+        ray.get(actor.where.remote(), timeout=DEADLINE_S)
+    except ray.exceptions.RayActorError:
+        return True
+    return False
 
 
 def test_the_executor_is_chosen_by_configuration():
@@ -132,7 +166,9 @@ def test_the_executor_is_chosen_by_configuration():
 
 
 def test_jobs_are_actors_spread_over_both_nodes(manager, cluster):
-    jobs = [open_job(manager, version=v)[0] for v in range(1, 5)]
+    jobs = [manager.open(SPEC, v) for v in range(1, 5)]  # their actors start side by side
+    for job in jobs:
+        wait_for(manager, job, lambda s: True, "the first snapshot", timeout=DEADLINE_S)
     places = [executor(manager).where(job) for job in jobs]
     assert len({place["pid"] for place in places}) == 4 and os.getpid() not in {p["pid"] for p in places}
     nodes = {node["NodeID"] for node in ray.nodes() if node["Alive"]}
@@ -148,15 +184,7 @@ def test_a_closed_job_frees_its_actor(manager):
     assert ray.get(actor.where.remote(), timeout=DEADLINE_S)["pid"] > 0
     manager.close(job_id)
     assert executor(manager).actor_of(job_id) is None
-
-    def gone() -> bool:
-        try:
-            ray.get(actor.where.remote(), timeout=DEADLINE_S)
-        except ray.exceptions.RayActorError:
-            return True
-        return False
-
-    wait_until(gone, "the closed job's actor to be gone", timeout=DEADLINE_S)
+    wait_until(lambda: gone(actor), "the closed job's actor to be gone", timeout=DEADLINE_S)
 
 
 def same_losses(a, b) -> None:
@@ -234,29 +262,49 @@ def test_a_killed_actor_brings_its_job_back_from_its_checkpoint_and_the_others_t
         manager.close(job)
 
 
-def test_the_server_side_never_imports_torch(cluster):
-    """A server process on Ray opens a job and reads its snapshots without importing torch."""
-    script = textwrap.dedent(f"""
-        import sys, time
-        from playground.jobs import JobManager, Play
-        from playground.settings import read_settings
-        from playground.sharelink import decode
-        assert "ray" not in sys.modules
-        manager = JobManager(ttl_s=600, settings=read_settings())
-        job = manager.open(decode({{"networkShape": "3"}})[0], 1)
-        manager.send(Play(job))
-        end = time.monotonic() + {DEADLINE_S}
-        while time.monotonic() < end and (manager.latest(job) is None or manager.latest(job).epoch < 3):
-            time.sleep(0.05)
-        assert manager.latest(job).epoch >= 3, "no training"
-        assert "ray" in sys.modules and "torch" not in sys.modules, sorted(m for m in sys.modules if "torch" in m)
-        manager.shutdown()
-        print("ok")
-    """)
+SERVER = textwrap.dedent(f"""
+    import sys, threading, time
+    from playground.jobs import JobManager, Play
+    from playground.settings import read_settings
+    from playground.sharelink import decode
+    assert "ray" not in sys.modules
+    made = []  # built in a thread that then ends, as Streamlit builds it in a script run's thread
+    builder = threading.Thread(target=lambda: made.append(JobManager(ttl_s=600, settings=read_settings())))
+    builder.start()
+    builder.join()
+    manager = made[0]
+    job = manager.open(decode({{"networkShape": "3"}})[0], 1)
+    manager.send(Play(job))
+    end = time.monotonic() + {DEADLINE_S}
+    while time.monotonic() < end and (manager.latest(job) is None or manager.latest(job).epoch < 3):
+        time.sleep(0.05)
+    assert manager.latest(job) is not None and manager.latest(job).epoch >= 3, "no training"
+    assert "ray" in sys.modules and "torch" not in sys.modules, sorted(m for m in sys.modules if "torch" in m)
+    manager.shutdown()
+    print("ok")
+""")
+
+
+@pytest.mark.parametrize("ray_address", ["the cluster's", "empty"])
+def test_a_server_on_ray_trains_without_importing_torch(cluster, ray_address):
+    """A server process with PLAYGROUND_EXECUTOR=ray joins the cluster at RAY_ADDRESS, or (empty)
+    starts a local Ray of its own, which outlives the thread that built the manager; it trains a
+    job and reads its snapshots without importing torch, and its own Ray is gone with it."""
     env = dict(os.environ, PLAYGROUND_EXECUTOR="ray", RAY_ADDRESS=cluster.address)
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=2 * DEADLINE_S)
-    assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+    own = None
+    if ray_address == "empty":
+        own = tempfile.mkdtemp(prefix="ray-", dir="/tmp")
+        env.update(RAY_ADDRESS="", RAY_TMPDIR=own)  # a Ray directory of its own: no cluster to find
+    try:
+        done = subprocess.run([sys.executable, "-c", SERVER], cwd=ROOT, env=env, capture_output=True, text=True,
+                              timeout=3 * DEADLINE_S)
+        assert done.returncode == 0 and done.stdout.strip().endswith("ok"), done.stderr[-3000:]
+        if own is not None:
+            wait_until(lambda: subprocess.run(["pgrep", "-f", own], capture_output=True).returncode == 1,
+                       "the server's own Ray processes to end", timeout=DEADLINE_S)
+    finally:
+        if own is not None:
+            shutil.rmtree(own, ignore_errors=True)
 
 
 def test_a_job_on_a_node_that_goes_away_comes_back_on_the_other(manager, cluster):
