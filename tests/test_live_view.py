@@ -92,29 +92,34 @@ def test_images_curves_are_the_figures_filled_in_place():
         assert _decoded(images_live._curves_json(snap, 1)) == _decoded(figure_json(image_loss_figure(snap)))
 
 
-def test_pages_redraw_less_often_when_their_redraws_cost_more_than_the_budget():
-    """Ten pages whose redraws take 0.1 s of server CPU each cannot all redraw 6 times a second:
-    together they would need 6 cores' worth of one interpreter. The interval stretches until they
-    fit the render budget, and comes back once they are gone."""
+def test_pages_redraw_less_often_when_many_are_open_or_their_redraws_cost_more():
+    """Thirty open pages whose redraws cost the server 30 ms each cannot all redraw six times a
+    second: together they would need 1.8 cores of one interpreter. The interval stretches until
+    they fit the budget, as soon as the pages are open, and comes back once they are gone."""
     from playground.ui import refresh
 
     class Quiet:
         def refresh_interval(self) -> float:
             return 0.15
 
-    meter, refresh.meter = refresh.meter, refresh.RenderMeter(forget_after_s=0.2)
+    clock, cpu = [0.0], [0.0]
+    pacer, refresh.pacer = refresh.pacer, refresh.RedrawPacer(budget=0.5, cpu=lambda: cpu[0], clock=lambda: clock[0])
     try:
+        refresh.pacer.cost_s = 0.01
         assert refresh.live_interval(Quiet(), playing=True) == 0.15
-        for page in range(10):
-            refresh.meter.record((f"session {page}", "live"), 0.1)
-        assert refresh.live_interval(Quiet(), playing=True) == pytest.approx(1.0 / refresh.RENDER_BUDGET)
-        assert refresh.live_interval(Quiet(), playing=False) == pytest.approx(1.0 / refresh.RENDER_BUDGET)
-        for page in range(100):
-            refresh.meter.record((f"session {page}", "live"), 0.1)
+        for second in range(5):  # thirty pages, each redrawn once a second, 30 ms of CPU each
+            clock[0] += 1.0
+            for page in range(30):
+                cpu[0] += 0.03
+                refresh.pacer.redrew((f"session {page}", "live"))
+        assert refresh.pacer.cost_s == pytest.approx(0.03, rel=0.2)
+        assert refresh.live_interval(Quiet(), playing=True) == pytest.approx(30 * refresh.pacer.cost_s / 0.5, abs=0.01)
+        assert refresh.live_interval(Quiet(), playing=False) == refresh.live_interval(Quiet(), playing=True)
+        for page in range(30, 300):
+            refresh.pacer.redrew((f"session {page}", "live"))
         assert refresh.live_interval(Quiet(), playing=True) == refresh.MAX_INTERVAL_S
-        import time
-
-        time.sleep(0.3)  # the pages closed: their costs are forgotten
+        clock[0] += 11.0  # the pages closed: forgotten
+        refresh.pacer.redrew(("session 0", "live"))
         assert refresh.live_interval(Quiet(), playing=True) == 0.15
     finally:
-        refresh.meter = meter
+        refresh.pacer = pacer

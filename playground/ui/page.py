@@ -18,4 +18,20 @@ def start_page() -> None:
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
         st.rerun()
+    _warm_up()
     st.html("<style>.stMainBlockContainer{padding-top:3.5rem}</style>")
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up() -> bool:
+    """Load what pages load lazily, once per server, before any page draws.
+
+    Plotly imports pandas on its first figure; thirty pages opened at once (a class following a
+    link) drew their first figures in thirty script threads together, and some saw pandas half
+    imported ("partially initialized module 'pandas' has no attribute 'Series'"). A cached
+    resource is built by one thread while the others wait for it."""
+    import pandas  # noqa: F401
+    import plotly.graph_objects as go
+
+    go.Figure(go.Scatter(x=[0.0], y=[0.0])).add_layout_image(source="", x=0, y=0).to_json()
+    return True

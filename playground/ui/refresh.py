@@ -4,7 +4,8 @@ Every redraw of every open page runs in the one server process, under one GIL: t
 class share about one core, and whatever they leave is all there is for a newly opened page, a
 click or a share link. So the interval is set by two things: how many jobs train (a job publishes
 less often when many share the workers, `JobManager.refresh_interval`) and what the redraws of all
-open pages cost, measured (`RENDER_BUDGET`): ten Images pages redraw less often than ten circles.
+open pages cost the server process, measured (`RedrawPacer`): thirty pages redraw less often
+than three, and Images pages less often than circles.
 
 `st.fragment(run_every=...)` fixes a fragment's timer when the page's script runs in full, which
 happens when the page opens or a widget outside the fragment changes. So each live run ends by
@@ -30,62 +31,86 @@ from .transport import live_run_completed
 # A page whose job is not training redraws this often: enough to keep its job alive and to show
 # a change soon; a click on a button redraws it at once anyway.
 IDLE_INTERVAL_S = 1.0
-# The share of the server's one interpreter that timed redraws may take together (CPU seconds per
-# second); the rest answers clicks, opens pages and sends what the redraws drew.
-RENDER_BUDGET = 0.4
-# The slowest a live page gets: a page still shows life, and its job stays alive.
-MAX_INTERVAL_S = 5.0
+# The share of the server process's CPU (all its threads: page runs, and the event loop that
+# serialises, compresses and sends what they draw) that timed redraws may use together, in CPU
+# seconds per second. One interpreter cannot use much more than one core; the rest answers clicks
+# and opens pages.
+CPU_BUDGET = 0.5
+# What one redraw costs the server before anything is measured (CPU seconds, all threads).
+FIRST_GUESS_S = 0.05
+# The slowest a live page gets: it still shows life, and its job stays alive.
+MAX_INTERVAL_S = 8.0
 
 _log = logging.getLogger(__name__)
 
 
-class RenderMeter:
-    """The server CPU that each live fragment's redraws take, smoothed, over the fragments that
-    redrew recently. Thread CPU time, not wall time: waiting for the GIL or a core is not cost."""
+class RedrawPacer:
+    """How often the server can afford to redraw each open page.
 
-    def __init__(self, forget_after_s: float = 10.0, smoothing: float = 0.3):
-        self.forget_after_s = forget_after_s
-        self.smoothing = smoothing
-        self._costs: dict[tuple, tuple[float, float]] = {}  # fragment -> (smoothed CPU s, last redraw)
+    It counts the live pages (fragments that redrew in the last `forget_after_s`) and measures
+    what a redraw costs the whole server process (CPU time of all threads per redraw, smoothed),
+    so that all pages redrawing at the interval it gives need at most `budget` of a core.
+
+    Asking for more than that is worse than slow in Streamlit 1.67: a page whose timer fires
+    while its last run is still being sent gets a new script runner, and the finished run's
+    output is dropped ("Ignoring event from non-current ScriptRunner"); a server that falls
+    behind then drops every page's output, and no page ever hears a longer interval. So the
+    interval is set from the number of pages before they overload the server, not afterwards.
+    """
+
+    def __init__(self, budget: float = CPU_BUDGET, forget_after_s: float = 10.0, every_s: float = 1.0,
+                 cpu: Callable[[], float] = time.process_time, clock: Callable[[], float] = time.monotonic):
+        self.budget, self.forget_after_s, self.every_s = budget, forget_after_s, every_s
+        self._cpu, self._clock = cpu, clock
         self._lock = threading.Lock()
+        self._pages: dict[tuple, float] = {}  # (session, fragment) -> last redraw
+        self._runs = 0
+        self._then, self._cpu_then, self._runs_then = clock(), cpu(), 0
+        self.cost_s = FIRST_GUESS_S
 
-    def record(self, fragment: tuple, cpu_s: float) -> None:
-        now = time.monotonic()
+    def redrew(self, page: tuple) -> None:
+        """A live fragment finished a run."""
+        now = self._clock()
         with self._lock:
-            old = self._costs.get(fragment)
-            cost = cpu_s if old is None else old[0] + self.smoothing * (cpu_s - old[0])
-            self._costs[fragment] = (cost, now)
+            self._pages[page] = now
+            self._runs += 1
+            if now - self._then >= self.every_s and self._runs > self._runs_then:
+                used = self._cpu()
+                per_run = (used - self._cpu_then) / (self._runs - self._runs_then)
+                self.cost_s += 0.3 * (per_run - self.cost_s)
+                self._then, self._cpu_then, self._runs_then = now, used, self._runs
 
-    def total_cost(self) -> float:
-        """CPU seconds that one redraw of every recent fragment takes."""
-        now = time.monotonic()
+    def floor_s(self) -> float:
+        """The shortest interval every live page may have now."""
+        now = self._clock()
         with self._lock:
-            return sum(cost for cost, seen in self._costs.values() if now - seen <= self.forget_after_s)
+            for page in [p for p, seen in self._pages.items() if now - seen > self.forget_after_s]:
+                del self._pages[page]
+            return max(1, len(self._pages)) * self.cost_s / self.budget
 
 
-meter = RenderMeter()
+pacer = RedrawPacer()
 
 
 def live_interval(manager: JobManager, playing: bool, floor_s: float = 0.0) -> float:
     """Seconds between this page's redraws: the server's pace while training, idle otherwise,
-    and never so fast that all pages' redraws together would exceed the render budget."""
+    never faster than the server can afford for all its open pages."""
     pace = max(floor_s, manager.refresh_interval()) if playing else IDLE_INTERVAL_S
-    return min(MAX_INTERVAL_S, max(pace, round(meter.total_cost() / RENDER_BUDGET, 2)))
+    return round(min(MAX_INTERVAL_S, max(pace, pacer.floor_s())), 2)
 
 
 def live_fragment(body: Callable, session: PageSession, manager: JobManager, *args, floor_s: float = 0.0,
                   controls: bool = True) -> None:
     """Run `body(session, *args)` now as a fragment redrawn on the page's current interval.
 
-    Each run's CPU is measured for the pacing; at its end the timer is moved to the interval the
-    page needs now, and (`controls`: the fragment holds the page's buttons) its clicks count as seen."""
+    At the end of each run the timer is moved to the interval the page needs now, and
+    (`controls`: the fragment holds the page's buttons) its clicks count as seen."""
     name = body.__qualname__
 
     @functools.wraps(body)  # the fragment's id comes from the function's name: keep the body's
     def run(session: PageSession, *args) -> None:
-        started = time.thread_time()
         body(session, *args)
-        meter.record((_session_id(), name), time.thread_time() - started)
+        pacer.redrew((_session_id(), name))
         retime(session, manager, name, floor_s)
         if controls:
             live_run_completed(session)  # not reached when the run is interrupted
