@@ -42,6 +42,13 @@ def node_values(layers: list[np.ndarray], classify: bool) -> list[np.ndarray]:
     return scaled
 
 
+def node_pictures(layers: list[np.ndarray], classify: bool) -> list[list[str]]:
+    """Every node's thumbnail as a PNG data URI, per layer. The job makes them (snapshot.py): a
+    6x8 network has 50 of them per snapshot, and encoding them is most of a redraw's cost, which
+    the one server process shares among all its pages while the workers have cores of their own."""
+    return [[grid_picture(node) for node in layer] for layer in node_values(layers, classify)]
+
+
 def network_html(
     layers: list[np.ndarray],
     weights: list[np.ndarray],
@@ -51,14 +58,16 @@ def network_html(
     classify: bool,
     width: int = 560,
     max_height: int = 560,
+    pictures: list[list[str]] | None = None,
 ) -> str:
-    """HTML of the diagram: `layers` are (units, g, g) node outputs, inputs first, output last.
+    """HTML of the diagram: `layers` are (units, g, g) node outputs, inputs first, output last;
+    `pictures` their thumbnails (`node_pictures`), made here when not given.
 
     The drawing fits in `width` x `max_height` px: nodes shrink for tall layers, columns close up
     for deep networks. Hovering a node shows its thumbnail four times larger, and its tooltip its
     bias and incoming weights.
     """
-    values = node_values(layers, classify)
+    pictures = pictures if pictures is not None else node_pictures(layers, classify)
     tallest = max(len(layer) for layer in layers)
     pitch = min(MAX_NODE * 1.25, max(MIN_NODE * 1.2, (max_height - HEADER) / tallest))
     node = int(pitch / 1.25) if pitch >= MAX_NODE else int(max(MIN_NODE, pitch * 0.8))
@@ -90,17 +99,17 @@ def network_html(
                 )
 
     nodes = []
-    for col, layer in enumerate(values):
+    for col, layer in enumerate(layers):
         for row, (x, y) in enumerate(positions[col]):
             if col == 0:
                 name = tooltip = input_labels[row]
             else:
-                name = "output" if col == len(values) - 1 else f"layer {col}, neuron {row + 1}"
+                name = "output" if col == len(layers) - 1 else f"layer {col}, neuron {row + 1}"
                 incoming = ", ".join(f"{w:.2f}" for w in weights[col - 1][row][:16])
                 tooltip = f"{name}\nbias {biases[col - 1][row]:.3f}\nweights in: {incoming}"
             nodes.append(
                 f'<div class="nn-node" style="left:{x:.0f}px;top:{y:.0f}px" title="{html.escape(tooltip)}">'
-                f'<img src="{grid_picture(layer[row])}" alt="{html.escape(name)}"></div>'
+                f'<img src="{pictures[col][row]}" alt="{html.escape(name)}"></div>'
             )
         if col == 0:
             for row, (_, y) in enumerate(positions[0]):

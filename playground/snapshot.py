@@ -36,6 +36,7 @@ class Snapshot:
     weights: list[np.ndarray]  # per Linear: (out, in)
     biases: list[np.ndarray]
     diverged: str | None = None  # the explanation shown to the person, when training blew up
+    node_pictures: list[list[str]] | None = None  # the diagram's thumbnails of `nodes` (PNG data URIs)
     # Set by the job that publishes it:
     job_id: str = ""
     seq: int = 0

@@ -19,6 +19,7 @@ from .data.features import feature_matrix
 from .data.toy import DOMAIN, make_data
 from .fastpath import loss_grad, loss_value, mlp_backward, mlp_forward
 from .model import build_model
+from .netdiagram import node_pictures
 from .snapshot import History, Snapshot
 from .spec import RunSpec, TrainSpec
 
@@ -358,6 +359,7 @@ class Trainer:
             weights=[w.numpy().copy() for w in self.weights],
             biases=[b.numpy().copy() for b in self.biases],
             diverged=self.diverged,
+            node_pictures=node_pictures(nodes, classify),
         )
 
 

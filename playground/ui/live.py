@@ -99,7 +99,8 @@ def _network_html(snap: Snapshot, spec: RunSpec) -> str:
     def build() -> str:
         inputs = [FEATURE_LABELS[f] for f in spec.features]
         titles = ["inputs"] + [f"{layer.units} · {layer.activation}" for layer in spec.layers] + ["output"]
-        return network_html(snap.nodes, snap.weights, snap.biases, inputs, titles, classify=spec.loss == "bce")
+        return network_html(snap.nodes, snap.weights, snap.biases, inputs, titles, classify=spec.loss == "bce",
+                            pictures=snap.node_pictures)
 
     return _drawing("network", snap, spec, build)
 

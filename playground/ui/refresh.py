@@ -31,13 +31,16 @@ from .transport import live_run_completed
 # A page whose job is not training redraws this often: enough to keep its job alive and to show
 # a change soon; a click on a button redraws it at once anyway.
 IDLE_INTERVAL_S = 1.0
-# The share of the server process's CPU (all its threads: page runs, and the event loop that
-# serialises, compresses and sends what they draw) that timed redraws may use together, in CPU
-# seconds per second. One interpreter cannot use much more than one core; the rest answers clicks
-# and opens pages.
+# The share of one core that timed redraws may use together; the rest of the server process
+# answers clicks, opens pages and reads the workers' snapshots.
 CPU_BUDGET = 0.5
-# What one redraw costs the server before anything is measured (CPU seconds, all threads).
-FIRST_GUESS_S = 0.05
+# What one redraw costs the server at least, all told (CPU seconds). A page's own thread is only
+# part of it: the event loop then serialises, compresses and sends what it drew. Measured on the
+# 2-core reference machine with 30 pages (13 circle, 7 spiral 6x8, 6 regression, 4 seed CNN):
+# the server completed about 8 page runs a second at most.
+PAGE_COST_S = 0.03
+# How much a run's own thread CPU understates its cost to the whole process (measured as above).
+OVERHEAD = 4.0
 # The slowest a live page gets: it still shows life, and its job stays alive.
 MAX_INTERVAL_S = 8.0
 
@@ -47,46 +50,37 @@ _log = logging.getLogger(__name__)
 class RedrawPacer:
     """How often the server can afford to redraw each open page.
 
-    It counts the live pages (fragments that redrew in the last `forget_after_s`) and measures
-    what a redraw costs the whole server process (CPU time of all threads per redraw, smoothed),
-    so that all pages redrawing at the interval it gives need at most `budget` of a core.
+    It keeps, for each live page (a fragment that redrew in the last `forget_after_s`), what its
+    redraw costs (its thread's CPU, smoothed, times OVERHEAD, at least PAGE_COST_S), so that all
+    pages redrawing at the interval it gives need at most `budget` of a core.
 
     Asking for more than that is worse than slow in Streamlit 1.67: a page whose timer fires
     while its last run is still being sent gets a new script runner, and the finished run's
     output is dropped ("Ignoring event from non-current ScriptRunner"); a server that falls
     behind then drops every page's output, and no page ever hears a longer interval. So the
-    interval is set from the number of pages before they overload the server, not afterwards.
+    interval follows the pages as they open, before they overload the server, not afterwards.
     """
 
-    def __init__(self, budget: float = CPU_BUDGET, forget_after_s: float = 10.0, every_s: float = 1.0,
-                 cpu: Callable[[], float] = time.process_time, clock: Callable[[], float] = time.monotonic):
-        self.budget, self.forget_after_s, self.every_s = budget, forget_after_s, every_s
-        self._cpu, self._clock = cpu, clock
+    def __init__(self, budget: float = CPU_BUDGET, forget_after_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic):
+        self.budget, self.forget_after_s, self._clock = budget, forget_after_s, clock
         self._lock = threading.Lock()
-        self._pages: dict[tuple, float] = {}  # (session, fragment) -> last redraw
-        self._runs = 0
-        self._then, self._cpu_then, self._runs_then = clock(), cpu(), 0
-        self.cost_s = FIRST_GUESS_S
+        self._pages: dict[tuple, tuple[float, float]] = {}  # (session, fragment) -> (cost s, last redraw)
 
-    def redrew(self, page: tuple) -> None:
-        """A live fragment finished a run."""
-        now = self._clock()
+    def redrew(self, page: tuple, thread_cpu_s: float) -> None:
+        """A live fragment finished a run that took `thread_cpu_s` of its thread's CPU."""
+        cost = max(PAGE_COST_S, OVERHEAD * thread_cpu_s)
         with self._lock:
-            self._pages[page] = now
-            self._runs += 1
-            if now - self._then >= self.every_s and self._runs > self._runs_then:
-                used = self._cpu()
-                per_run = (used - self._cpu_then) / (self._runs - self._runs_then)
-                self.cost_s += 0.3 * (per_run - self.cost_s)
-                self._then, self._cpu_then, self._runs_then = now, used, self._runs
+            old = self._pages.get(page)
+            self._pages[page] = (cost if old is None else old[0] + 0.3 * (cost - old[0]), self._clock())
 
     def floor_s(self) -> float:
         """The shortest interval every live page may have now."""
         now = self._clock()
         with self._lock:
-            for page in [p for p, seen in self._pages.items() if now - seen > self.forget_after_s]:
+            for page in [p for p, (_, seen) in self._pages.items() if now - seen > self.forget_after_s]:
                 del self._pages[page]
-            return max(1, len(self._pages)) * self.cost_s / self.budget
+            return sum(cost for cost, _ in self._pages.values()) / self.budget
 
 
 pacer = RedrawPacer()
@@ -109,8 +103,9 @@ def live_fragment(body: Callable, session: PageSession, manager: JobManager, *ar
 
     @functools.wraps(body)  # the fragment's id comes from the function's name: keep the body's
     def run(session: PageSession, *args) -> None:
+        started = time.thread_time()
         body(session, *args)
-        pacer.redrew((_session_id(), name))
+        pacer.redrew((_session_id(), name), time.thread_time() - started)
         retime(session, manager, name, floor_s)
         if controls:
             live_run_completed(session)  # not reached when the run is interrupted
