@@ -1,35 +1,60 @@
 """A shared server that no visitor can break: hostile links and the heaviest allowed network beside
 people who train, on one worker.
 
-Starts the app with PLAYGROUND_WORKERS=1 (every job shares one worker process: the worst case)
-and drives headless Debian Chromium, as bench/browser.py does (its page helpers and its pause
-measurement are reused). All traffic stays on 127.0.0.1.
+Starts the app with PLAYGROUND_WORKERS=1 (every job shares one worker process: the worst case).
+All traffic stays on 127.0.0.1. Two kinds of client drive it:
 
-  1. Bystanders, each its own browser session: four train the circle (the default link `/`,
-     Play) and one trains the seed CNN (`/images` with 100 epochs, so it does not finish, Play).
-     The first circle page is the measured one.
+  - Chromium (headless Debian Chromium, as bench/browser.py; its page helpers and its pause
+    measurement are reused) for what must be seen in a real browser: the measured circle page,
+    and the first look at the heaviest allowed network and at every hostile link (is there a
+    traceback, an exception box, a blank page? screenshots on a crash).
+  - stclient tabs (bench/stclient.py: Streamlit's own websocket protocol, a few ms of client CPU
+    per redraw) for what only has to load the server: the other bystanders, and the hostile
+    pages after their first look.
+
+Why: the server does the same work for either client (the same reruns on the same timers, the
+same jobs trained), but a Chromium renderer costs about a core of its own. With ~20 of them on a
+2-core machine the load average reached 12-14 and the figures mostly measured Chromium starving
+the server. In a classroom the students' browsers run on the students' machines; only the server
+shares its CPUs. So only the measured page and the pages whose rendering is checked run here in
+Chromium. `--browsers` runs every page in Chromium as before, for comparison.
+
+  1. Bystanders, each its own session: four train the circle (the default link `/`, Play) and
+     one trains the seed CNN (`/images` with 100 epochs, so it does not finish, Play). The first
+     circle page ("circle-1", measured) is a Chromium page; circle-2..4 and seed-cnn are stclient
+     tabs (Chromium pages with --browsers).
   2. Baseline: pause latency of the measured circle page with no heavy job (click on Pause to
      the last change of the epoch counter, bench/browser.py's method), --pauses tries.
   3. The heaviest allowed network, found from the product's own estimate and limits
      (`images.spec.summarize(spec, train_size=10000)` and `capacity.limit_problems`): a deep CNN
      family (conv w, conv w, maxpool2, conv 2w, maxpool2, flatten, dense256-relu, dense10) at the
      largest batch size that passes, for several widths; the one with the longest estimated
-     training step (then the most memory). Another client opens it and presses Play; then the
-     measured page's pause latency beside it, --pauses tries.
+     training step (then the most memory). Another client opens it in Chromium and presses Play;
+     then it is handed over (below); then the measured page's pause latency beside it, --pauses
+     tries.
   4. The same client opens every hostile link (long numbers, NaN/inf, unicode, repeated keys,
      huge momentum, BatchNorm at batch 9 and 1, a network over the server's limits, a 2 KB query,
-     ...) and presses Play wherever the page lets it. Then one more pause series, for the record.
+     ...) in Chromium and presses Play wherever the page lets it, then hands it over. Then one
+     more pause series, for the record.
   5. Everything stays open until --minutes after the bystanders started training; then the
      hostile client closes its pages and the bench waits for the server to close their jobs.
 
-Meanwhile each bystander page records, in the page itself, every change of its progress (the
-epoch counter; on the Images page the epoch and its percentage), of its Play/Pause label and of
-the notes it shows; a thread samples the resident memory (VmRSS) of the server and all its
-descendant processes (the worker) every 2 s.
+Hand-over (not with --browsers): once a Chromium page's outcome is recorded (and its screenshot
+taken, crashed or not), the page is paused if it trains (so that its job gives its heavy slot
+back), closed, and a stclient tab opens the same link and presses Play where the Chromium page
+did, so the server keeps the same load: the job trains. The closed page's paused job lingers
+until the server's job TTL, as any closed tab's does. The tab stays open until the hostile client
+leaves, and is checked for exception boxes like any page.
 
-    python bench/hostile.py [--minutes 10] [--pauses 10]
+Meanwhile every bystander records every change of its progress (the epoch counter; on the Images
+page the epoch plus the fraction of it from the progress bar's batch count), of its Play/Pause
+label and of the notes it shows (alerts and toasts): a Chromium page in the page itself, a
+stclient tab from its event log. A thread samples the resident memory (VmRSS) of the server and
+all its descendant processes (the worker), and the load average, every 2 s.
 
-Prints a table, then
+    python bench/hostile.py [--minutes 10] [--pauses 10] [--browsers]
+
+Prints a table (its `client` column says which pages were stclient tabs), then
 
   figure hostile-crashes <n>        pages (hostile or not) that showed a traceback, a Streamlit
                                     exception box, or nothing (the app's controls never appeared)
@@ -41,7 +66,8 @@ Prints a table, then
   figure rss-growth-10min <MiB>     server + worker RSS: the end (after the hostile client left
                                     and its jobs were closed) minus 60 s after the bystanders
                                     started; over the duration printed above it, not scaled
-Targets (issue 10): 0, 0, < 1000 ms, < 50 MiB. Screenshots go to /tmp/hostile-shots/.
+Targets (issue 10): 0, 0, < 1000 ms, < 50 MiB. Screenshots (and, for stclient tabs, text dumps of
+what the tab showed) go to /tmp/hostile-shots/.
 """
 
 from __future__ import annotations
@@ -63,6 +89,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
 import browser as bb  # noqa: E402  (bench/browser.py: page helpers and the pause measurement)
+from stclient import OK_NAMES, Tab  # noqa: E402  (bench/stclient.py: a tab without a browser)
 
 from tests import live_app  # noqa: E402
 
@@ -79,7 +106,12 @@ ACTION_TIMEOUT_MS = 20_000  # anything else on a page
 CHECK_EVERY_S = 8.0  # how often every open page is looked at for exceptions during waits
 STATUS_EVERY_S = 30.0  # how often a status line is logged during waits
 HARD_EXTRA_S = 25 * 60  # the scenario stops at --minutes plus this, whatever happens
-MAX_RELOADS = 3  # a bystander page that went blank is reloaded at most this often
+MAX_RELOADS = 3  # a bystander page that went blank (a tab whose connection the server closed) is reopened at most this often
+HANDED_OVER_WAIT_S = 20.0  # a tab on a link whose Chromium page never showed the controls waits this long for them
+MONO_TO_WALL = time.time() - time.monotonic()  # stclient's event times (monotonic) to the wall clock
+
+# The Images page's progress bar: "Epoch 3 of 100: 42% (batch 33 of 79) · about 12 s left in this epoch".
+BAR_RE = re.compile(r"Epoch (\d+) of \d+: (\d+)%(?: \(batch ([\d,]+) of ([\d,]+)\))?")
 
 # Installed in every page we watch. Records, with the wall clock (Date.now(), comparable across
 # pages and with Python's time.time()), each change of progress, label, notes and exception boxes.
@@ -105,8 +137,12 @@ MONITOR_JS = """() => {
         const bar = live('[data-testid="stProgress"]');
         if (bar) {
             const text = bar.textContent || '';
-            const m = /Epoch (\\d+) of \\d+: (\\d+)%/.exec(text);
-            if (m) value = parseInt(m[1], 10) - 1 + parseInt(m[2], 10) / 100;
+            const m = /Epoch (\\d+) of \\d+: (\\d+)%(?: \\(batch ([\\d,]+) of ([\\d,]+)\\))?/.exec(text);
+            if (m) {  // the batch count where there is one: it moves when the percentage does not
+                const steps = m[4] ? parseInt(m[4].replace(/,/g, ''), 10) : 0;
+                const part = steps > 0 ? parseInt(m[3].replace(/,/g, ''), 10) / steps : parseInt(m[2], 10) / 100;
+                value = parseInt(m[1], 10) - 1 + part;
+            }
             h.finished = text.startsWith('Done');
         }
         if (value !== null && value !== h.last) { h.last = value; h.progress.push([now, value]); }
@@ -253,18 +289,20 @@ def rss_kib(pid: int) -> int:
 
 
 class RssSampler(threading.Thread):
-    """The server's and its descendants' VmRSS, summed, every `every_s`."""
+    """The server's and its descendants' VmRSS, summed, and the load average, every `every_s`."""
 
     def __init__(self, pid: int, every_s: float = 2.0):
         super().__init__(daemon=True, name="rss-sampler")
         self.pid, self.every_s = pid, every_s
         self.samples: list[tuple[float, float, dict[int, float]]] = []  # (time, MiB, {pid: MiB})
+        self.loads: list[tuple[float, float]] = []  # (time, 1-minute load average)
         self._stop = threading.Event()
 
     def sample(self) -> tuple[float, float, dict[int, float]]:
         per = {p: rss_kib(p) / 1024 for p in descendants(self.pid)}
         entry = (time.time(), sum(per.values()), per)
         self.samples.append(entry)
+        self.loads.append((entry[0], os.getloadavg()[0]))
         return entry
 
     def run(self) -> None:
@@ -286,28 +324,132 @@ class RssSampler(threading.Thread):
 # ---- pages -------------------------------------------------------------------------------------
 
 
+class TabRecorder:
+    """A stclient tab's records, in the format MONITOR_JS keeps in a Chromium page (wall-clock ms),
+    built from the tab's events as they come (a listener: it runs on stclient's loop thread).
+
+    Progress: the epoch counter, or on the Images page the progress bar's epoch plus the fraction
+    of it done (the batch count, else the percentage). Notes: the alerts and toasts on the page
+    after each completed run (stale elements of a run still going are not read, as MONITOR_JS skips
+    them); exception boxes likewise."""
+
+    def __init__(self, watched: Watched):
+        self.watched = watched
+        self.lock = threading.Lock()
+        self.h = {"progress": [], "counters": [], "labels": [], "alerts": [], "exceptions": [], "last": None,
+                  "lastCounter": None, "lastLabel": None, "lastAlert": None, "lastExc": 0, "finished": False,
+                  "closed": None}
+
+    def __call__(self, tab: Tab, event) -> None:
+        kind = event.kind
+        if kind not in ("epoch", "play_label", "script_finished", "exception", "closed", "error", "cache_miss"):
+            return
+        now = (event.t + MONO_TO_WALL) * 1000
+        h = self.h
+        if kind in ("error", "cache_miss"):
+            text = event.data.get("error") or f"cache miss {event.data.get('hash', '')}"
+            self.watched.errors.append((now / 1000, f"stclient: {text}"[:300]))
+            return
+        with self.lock:
+            if kind == "closed":
+                h["closed"] = now
+                return
+            if kind == "play_label":
+                word = event.data["label"]
+                if word in ("Play", "Pause") and word != h["lastLabel"]:
+                    h["lastLabel"] = word
+                    h["labels"].append([now, word])
+                return
+            if kind == "epoch" and event.data["epoch"] is not None and event.data["epoch"] != h["lastCounter"]:
+                h["lastCounter"] = event.data["epoch"]
+                h["counters"].append([now, event.data["epoch"]])
+            value, finished = tab_progress(tab)
+            if value is not None and value != h["last"]:
+                h["last"] = value
+                h["progress"].append([now, value])
+            h["finished"] = finished
+            if kind == "script_finished" and event.data["status"] in OK_NAMES:
+                alert = tab_notes(tab)
+                if alert != h["lastAlert"]:
+                    h["lastAlert"] = alert
+                    h["alerts"].append([now, alert])
+            if kind in ("exception", "script_finished"):
+                count = len(tab.exceptions())
+                if count != h["lastExc"]:
+                    h["lastExc"] = count
+                    h["exceptions"].append([now, count])
+
+    def snapshot(self) -> dict:
+        with self.lock:
+            return {key: list(value) if isinstance(value, list) else value for key, value in self.h.items()}
+
+
+def tab_progress(tab: Tab) -> tuple[float | None, bool]:
+    """(progress, finished) as the page shows it: the epoch counter, or the progress bar's epoch
+    plus the fraction done; a bar that reads "Done" means finished (the counter stands)."""
+    value, finished = tab.epoch(), False
+    for text in tab.texts():
+        match = BAR_RE.match(text)
+        if match:
+            steps = int(match[4].replace(",", "")) if match[4] else 0
+            part = int(match[3].replace(",", "")) / steps if steps > 0 else int(match[2]) / 100
+            return int(match[1]) - 1 + part, False
+        if text.startswith("Done"):
+            finished = True
+    return value, finished
+
+
+def tab_notes(tab: Tab) -> str:
+    """The alerts (st.info, st.warning, st.error) and toasts on the page, joined as MONITOR_JS does.
+    stclient's public readers do not say what kind a text is, so its page tree is read here, under
+    its lock, as its own `texts()` does."""
+    notes = []
+    with tab._lock:
+        for node in tab._tree.elements():
+            kind = node.element.WhichOneof("type")
+            if kind in ("alert", "toast"):
+                notes.append(getattr(node.element, kind).body.strip()[:300])
+    return " || ".join(notes)
+
+
 class Watched:
     """One open page: what it is, and every problem seen on it.
 
-    A bystander whose page crashed (went blank) is reloaded, as a person would: what its page had
-    recorded is kept as one segment, and the reloaded page (a new session, a fresh network)
-    records the next one.
+    A page is a Chromium page (`page`) or a stclient tab (`tab`); a hostile page starts in Chromium
+    and is handed over to a tab (`handed_over`). A bystander whose page crashed (went blank; for a
+    tab: the server closed its connection) is reloaded (a new tab), as a person would: what its
+    page had recorded is kept as one segment, and the reloaded page (a new session, a fresh
+    network) records the next one.
     """
 
-    def __init__(self, name: str, role: str, page, url: str, measured: bool = False):
+    def __init__(self, name: str, role: str, url: str, page=None, measured: bool = False):
         self.name, self.role, self.page, self.url, self.measured = name, role, page, url, measured
+        self.tab: Tab | None = None
+        self.tab_at: tuple[str, str] | None = None  # (base url, path and query) of the tab, to reopen it
+        self.recorder: TabRecorder | None = None
+        self.handed_over = False
+        self.pressed_play = False  # Play was clicked on it (the tab it is handed over to presses Play too)
         self.crash: str | None = None  # why it counts as crashed (the first time)
         self.kinds: list[str] = []  # each crash: exception box, traceback, blank after a JS error, never rendered
         self.crashes = 0
         self.blank_since: float | None = None  # a blank page not yet reloaded (time.time())
-        self.errors: list[tuple[float, str]] = []  # JavaScript errors the page raised (time.time(), text)
+        self.errors: list[tuple[float, str]] = []  # JavaScript errors the page raised (a tab: messages it could not apply)
         self.notes: list[str] = []
         self.lost: list[str] = []  # why this bystander lost its network (beyond what its records show)
         self.segments: list[tuple[dict | None, float, float]] = []  # (records, start ms, end ms)
         self.segment_start = time.time() * 1000
         self.reloads = 0
         self.closed = False
-        self.listen()
+        self.exceptions_seen = 0  # a tab counts a crash when exception boxes appear, not at every check
+        self.traceback_seen = False
+        if page is not None:
+            self.listen()
+
+    @property
+    def client(self) -> str:
+        if self.handed_over:
+            return "chromium>stclient"
+        return "stclient" if self.tab is not None else "chromium"
 
     @property
     def dead(self) -> bool:
@@ -327,8 +469,29 @@ class Watched:
         self.page.on("pageerror", error)
         self.page.on("crash", crashed)
 
+    def open_tab(self, base: str, path: str, wait_s: float) -> bool:
+        """Open a stclient tab on `path` and wait for the app's controls (False if they did not come)."""
+        self.recorder, self.tab_at = TabRecorder(self), (base, path)
+        self.tab = Tab(base, path, name=self.name, listener=self.recorder, timeout_s=PAGE_TIMEOUT_MS / 1000)
+        self.segment_start = time.time() * 1000
+        try:
+            self.tab.wait_for(lambda t: t.play_label() in ("Play", "Pause") or t.closed, wait_s, "the app's controls")
+        except TimeoutError:
+            return False
+        return self.tab.play_label() is not None
+
     def shot(self, tag: str = "") -> str:
-        path = SHOTS / f"{slug(self.name)}{'-' + tag if tag else ''}.png"
+        """A screenshot of a Chromium page; for a tab, a text file of what it shows."""
+        stem = f"{slug(self.name)}{'-' + tag if tag else ''}"
+        if self.page is None:
+            if self.tab is None:
+                return ""
+            path = SHOTS / f"{stem}.txt"
+            path.write_text(f"{self.name} ({self.client}) {self.url}\nlabel {self.tab.play_label()!r}, "
+                            f"epoch {self.tab.epoch()}, closed {self.tab.closed}\n\nexceptions:\n"
+                            + "\n".join(self.tab.exceptions()) + "\n\ntexts:\n" + "\n".join(self.tab.texts()))
+            return str(path)
+        path = SHOTS / f"{stem}.png"
         try:
             self.page.screenshot(path=str(path), timeout=20_000)
         except Exception as error:  # noqa: BLE001 - a screenshot is a courtesy
@@ -339,6 +502,8 @@ class Watched:
         """Look for exception boxes, tracebacks, an empty page; remember each crash."""
         if self.closed:
             return None
+        if self.page is None:
+            return self.check_tab() if self.tab is not None else None
         try:
             seen = self.page.evaluate(PAGE_JS)
         except Exception as error:  # noqa: BLE001
@@ -356,6 +521,8 @@ class Watched:
                 self.blank_since = time.time()
             else:
                 why = None  # the same blank page, already counted
+        self.exceptions_seen = max(self.exceptions_seen, seen["exceptions"])
+        self.traceback_seen = self.traceback_seen or seen["traceback"]
         if why:
             self.crashes += 1
             self.kinds.append(kind)
@@ -372,7 +539,38 @@ class Watched:
             log(f"{self.name}: the page shows a connection problem; screenshot {self.shot('connection')}")
         return seen
 
+    def check_tab(self) -> dict:
+        """A tab's crash check: exception boxes or a traceback newly on the page (what a browser
+        would show; counted once per appearance), or its connection closed by the server (a
+        browser would say "Connection error"; the tab does not reconnect: a bystander is reopened)."""
+        tab = self.tab
+        exceptions, texts = tab.exceptions(), tab.texts()
+        text = "\n".join(texts)
+        seen = {"exceptions": len(exceptions), "traceback": "Traceback" in text, "chars": len(text.strip()),
+                "connection": tab.closed, "text": text[:4000]}
+        why = None
+        if len(exceptions) > self.exceptions_seen:
+            why = f"{len(exceptions)} exception box(es)"
+        elif seen["traceback"] and not self.traceback_seen:
+            why = "a traceback in the page text"
+        self.exceptions_seen = max(self.exceptions_seen, len(exceptions))
+        self.traceback_seen = self.traceback_seen or seen["traceback"]
+        if why:
+            self.crashes += 1
+            self.kinds.append(why if why.startswith("a ") else "exception box(es)")
+            self.crash = self.crash or why
+            path = self.shot(f"crash{self.crashes}")
+            log(f"CRASH {self.name} ({self.url[:120]}, stclient tab): {why}; what it shows: {path}; "
+                f"{(exceptions or [''])[0][:600]!r}")
+        if tab.closed and self.blank_since is None:
+            self.blank_since = time.time()
+            self.notes.append(f"the server closed the tab's connection (code {tab.close_code})")
+            log(f"{self.name}: the server closed the tab's connection (code {tab.close_code}); {self.shot('connection')}")
+        return seen
+
     def records(self) -> dict | None:
+        if self.page is None:
+            return self.recorder.snapshot() if self.recorder is not None else None
         try:
             return self.page.evaluate(MONITOR_LOG_JS)
         except Exception as error:  # noqa: BLE001
@@ -390,17 +588,32 @@ class Watched:
             log(f"{self.name} in the 20 s before it went blank: notes {before or 'none'}; labels {labels or 'none'}; "
                 f"progress {progress[:1] + progress[-1:] if progress else 'unchanged'}")
 
+    def gone_text(self, end_ms: float) -> str:
+        when = time.strftime('%H:%M:%S', time.localtime(end_ms / 1000))
+        if self.page is None:
+            return f"the server closed the tab's connection at {when}"
+        return f"the page went blank at {when}" + (f" ({self.errors[-1][1][:100]})" if self.errors else "")
+
     def recover(self) -> None:
         """The page is blank: keep its records up to the crash, reload it and train again."""
         crashed_at = self.blank_since or time.time()
+        if self.page is None and self.recorder is not None and self.recorder.h["closed"]:
+            crashed_at = self.recorder.h["closed"] / 1000
         errors = [t for t, _ in self.errors if t <= crashed_at + 1]
-        end_ms = (max(errors) if errors else crashed_at) * 1000
+        end_ms = (max(errors) if errors and self.page is not None else crashed_at) * 1000
         self.close_segment(end_ms, crashed=True)
-        self.lost.append(f"the page went blank at {time.strftime('%H:%M:%S', time.localtime(end_ms / 1000))}"
-                         + (f" ({self.errors[-1][1][:100]})" if self.errors else "")
-                         + "; reloading it gives a fresh network")
-        log(f"{self.name}: reloading the blank page")
+        self.lost.append(self.gone_text(end_ms) + "; reloading it gives a fresh network")
+        log(f"{self.name}: reloading the blank page" if self.page is not None else f"{self.name}: opening a new tab")
         self.blank_since = None
+        if self.page is None:
+            try:
+                if not self.open_tab(*self.tab_at, PAGE_TIMEOUT_MS / 1000):
+                    raise TimeoutError("the app's controls did not appear")
+                log(f"{self.name} in a new tab: {start_training(self)}")
+            except Exception as error:  # noqa: BLE001
+                log(f"{self.name}: the new tab did not come: {type(error).__name__}: {str(error)[:200]}")
+                self.segment_start = time.time() * 1000
+            return
         try:
             self.page.reload(wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
             live_app.wait_for_app(self.page, PAGE_TIMEOUT_MS)
@@ -420,12 +633,23 @@ class Watched:
             self.reloads += 1
             self.recover()
 
+    def close(self) -> None:
+        """Close whatever is open (the hostile client leaving, or the end of the bench)."""
+        self.closed = True
+        if self.tab is not None:
+            self.tab.close()
+        if self.page is not None:
+            try:
+                self.page.close()
+            except Exception:  # noqa: BLE001 - its context may be closed already
+                pass
+
 
 def open_page(context, name: str, role: str, url: str, with_frames: bool = False, measured: bool = False):
     """Open a page and wait for the app's controls; a page without them in time is 'blank'."""
     page = context.new_page()
     frames = bb.Frames(page) if with_frames else None
-    watched = Watched(name, role, page, url, measured)
+    watched = Watched(name, role, url, page, measured)
     try:
         page.goto(url, wait_until="domcontentloaded", timeout=PAGE_TIMEOUT_MS)
         live_app.wait_for_app(page, PAGE_TIMEOUT_MS)
@@ -449,11 +673,32 @@ def open_page(context, name: str, role: str, url: str, with_frames: bool = False
     return watched, frames
 
 
+def open_tab(base: str, name: str, role: str, path: str) -> Watched:
+    """A bystander as a stclient tab; a tab without the app's controls in time is 'blank'."""
+    watched = Watched(name, role, base.rstrip("/") + path)
+    try:
+        shown = watched.open_tab(base, path, PAGE_TIMEOUT_MS / 1000)
+    except Exception as error:  # noqa: BLE001 - it could not even connect
+        shown = False
+        log(f"{name}: the tab could not connect: {type(error).__name__}: {str(error)[:200]}")
+    if not shown:
+        watched.crashes += 1
+        watched.kinds.append(f"controls never appeared in {PAGE_TIMEOUT_MS / 1000:.0f} s")
+        watched.crash = f"the app's controls did not appear within {PAGE_TIMEOUT_MS / 1000:.0f} s (stclient tab)"
+        log(f"CRASH {name} ({path[:120]}): {watched.crash}; what it shows: {watched.shot('blank')}")
+    return watched
+
+
 def button(watched: Watched):
     return live_app.visible(watched.page, ".st-key-play button")
 
 
 def state(watched: Watched) -> dict:
+    if watched.page is None:
+        if watched.recorder is None:
+            return {}
+        h = watched.recorder.snapshot()
+        return {"last": h["last"], "label": h["lastLabel"], "alert": h["lastAlert"], "finished": h["finished"]}
     try:
         return watched.page.evaluate(MONITOR_STATE_JS) or {}
     except Exception:  # noqa: BLE001
@@ -463,6 +708,8 @@ def state(watched: Watched) -> dict:
 def start_training(watched: Watched, timeout_s: float = 90.0, settle_s: float = 6.0) -> str:
     """Press Play until the label says Pause and progress moves (or a note says why it waits).
     Works for slow image networks too (bench/browser.py's ensure_playing wants a new epoch in 2 s)."""
+    if watched.page is None:
+        return start_training_tab(watched, timeout_s, settle_s)
     page = watched.page
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -470,6 +717,7 @@ def start_training(watched: Watched, timeout_s: float = 90.0, settle_s: float = 
             if not button(watched).is_enabled():
                 return "Play is disabled"
             button(watched).click()
+            watched.pressed_play = True
             # A busy server answers slowly, and a second click before the first was drawn is ignored.
             for _ in range(16):
                 page.wait_for_timeout(500)
@@ -490,6 +738,96 @@ def start_training(watched: Watched, timeout_s: float = 90.0, settle_s: float = 
             alert = state(watched).get("alert") or ""
             return f"Pause shown, no progress in {settle_s:.0f} s; the page says: {alert[:200] or '(nothing)'}"
     return f"not training after {timeout_s:.0f} s (label {bb.label(page)!r}, progress {state(watched).get('last')})"
+
+
+def start_training_tab(watched: Watched, timeout_s: float = 90.0, settle_s: float = 6.0) -> str:
+    """start_training for a stclient tab: the same steps, on what the tab shows."""
+    tab = watched.tab
+    deadline = time.monotonic() + timeout_s
+
+    def wait(predicate, seconds: float) -> bool:
+        try:
+            tab.wait_for(lambda t: t.closed or predicate(t), max(0.1, min(seconds, deadline - time.monotonic())))
+        except TimeoutError:
+            return False
+        return not tab.closed
+
+    while time.monotonic() < deadline:
+        if tab.closed:
+            return f"the server closed the tab's connection (code {tab.close_code})"
+        label = tab.play_label()
+        if label is None:
+            wait(lambda t: t.play_label() is not None, 5)
+            continue
+        if label != "Pause":
+            play = tab.button("play-button") or tab.button("Play")
+            if play is None:
+                wait(lambda t: t.button("play-button") is not None or t.play_label() == "Pause", 2)
+                continue
+            if play.disabled:
+                return "Play is disabled"
+            try:
+                tab.click(play.key or play.label)
+            except (LookupError, RuntimeError):  # redrawn between the look and the click
+                continue
+            watched.pressed_play = True
+            # A busy server answers slowly, and a second click before the first was drawn is ignored.
+            wait(lambda t: t.play_label() == "Pause", 8)
+            continue
+        before = tab_progress(tab)[0]
+
+        def moved(t: Tab) -> bool:
+            now = tab_progress(t)[0]
+            return t.play_label() != "Pause" or (now is not None and before is not None and now > before)
+
+        if not wait(moved, settle_s):
+            if tab.closed:
+                continue
+            alert = tab_notes(tab)
+            return f"Pause shown, no progress in {settle_s:.0f} s; the page says: {alert[:200] or '(nothing)'}"
+        if tab.play_label() == "Pause":
+            return "training"
+    return f"not training after {timeout_s:.0f} s (label {tab.play_label()!r}, progress {tab_progress(tab)[0]})"
+
+
+def hand_over(watched: Watched, base: str, path: str) -> None:
+    """The Chromium page has been seen (and photographed): pause it if it trains, so its job gives
+    its heavy slot back, close it, and open a stclient tab on the same link that presses Play
+    where the Chromium page did. The server keeps the same load; the renderer's CPU is freed."""
+    page, pressed = watched.page, watched.pressed_play
+    rendered = not any(kind.startswith(("never", "controls")) for kind in watched.kinds)
+    if page is not None:
+        try:
+            if bb.label(page) == "Pause":
+                button(watched).click()
+                for _ in range(20):
+                    page.wait_for_timeout(500)
+                    if bb.label(page) == "Play":
+                        break
+        except Exception:  # noqa: BLE001 - a page that cannot be paused is closed all the same
+            pass
+        try:
+            page.close()
+        except Exception:  # noqa: BLE001
+            pass
+    watched.page, watched.handed_over, watched.blank_since = None, True, None
+    try:
+        shown = watched.open_tab(base, path, PAGE_TIMEOUT_MS / 1000 if rendered else HANDED_OVER_WAIT_S)
+    except Exception as error:  # noqa: BLE001
+        watched.notes.append(f"stclient tab: could not connect ({type(error).__name__})")
+        log(f"{watched.name}: the stclient tab could not connect: {type(error).__name__}: {str(error)[:200]}")
+        return
+    if not shown:
+        watched.notes.append("stclient tab: no controls either")
+        return
+    watched.check()
+    if pressed:
+        heavy = watched.role != "hostile"
+        outcome = start_training_tab(watched, timeout_s=90 if heavy else 30, settle_s=15 if heavy else 4)
+        watched.notes.append(f"stclient tab: Play: {outcome}")
+    else:
+        watched.notes.append("stclient tab: open, Play not pressed (as in Chromium)")
+    log(f"{watched.name}: handed over to a stclient tab; {watched.notes[-1]}")
 
 
 def pause_series(watched: Watched, frames, tries: int, tag: str) -> tuple[list[float], list[str]]:
@@ -636,7 +974,7 @@ class Run:
         for watched in self.pages:
             if watched.role == "bystander" and not watched.closed:
                 try:
-                    shown = live_app.read_epoch(watched.page)
+                    shown = watched.tab.epoch() if watched.page is None else live_app.read_epoch(watched.page)
                 except Exception:  # noqa: BLE001
                     shown = "?"
                 now = state(watched)
@@ -644,6 +982,12 @@ class Run:
                              f"{now.get('label')})")
         rss = self.sampler.samples[-1][1] if self.sampler.samples else math.nan
         log(f"status: {'; '.join(parts)}; RSS {rss:.0f} MiB; load {os.getloadavg()[0]:.1f}")
+
+    def close_tabs(self) -> None:
+        """Every stclient tab still open (the end of the bench, whatever happened)."""
+        for watched in self.pages:
+            if watched.tab is not None and not watched.tab.closed:
+                watched.tab.close()
 
     def wait(self, page, seconds: float) -> None:
         """Wait while looking at every page now and then (pumps Playwright's events via `page`)."""
@@ -658,12 +1002,15 @@ def main() -> int:
     parser.add_argument("--minutes", type=float, default=10.0,
                         help="how long the bystanders train in all (default 10); the phases may take longer")
     parser.add_argument("--pauses", type=int, default=10, help="pause tries per series (at least 10 for the figure)")
+    parser.add_argument("--browsers", action="store_true",
+                        help="every page in Chromium, as before: the bystanders, and the hostile pages are not "
+                             "handed over to stclient tabs (the Chromium renderers then load this machine's CPUs)")
     args = parser.parse_args()
     if not live_app.chromium_available():
         print(f"{live_app.CHROMIUM} is missing", file=sys.stderr)
         return 2
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*.png"):
+    for old in [*SHOTS.glob("*.png"), *SHOTS.glob("*.txt")]:
         old.unlink()
 
     from playground.capacity import limit_problems
@@ -724,6 +1071,7 @@ def main() -> int:
             signal.alarm(0)
     finally:
         signal.alarm(0)
+        run.close_tabs()
         sampler.stop()
         server_log = app.log_tail(200_000)
         app.stop()
@@ -748,7 +1096,18 @@ def scenario(run: Run, context, result: dict, args, seed_path: str, heavy_path: 
     base = app.url.rstrip("/")
     browser = context.browser
 
-    # 1. bystanders
+    def bystander(name: str, path: str) -> Watched:
+        if not args.browsers:
+            return open_tab(app.url, name, "bystander", path)
+        run.contexts.append(new_context(browser))
+        return open_page(run.contexts[-1], name, "bystander", base + path)[0]
+
+    def seen_by_chromium(watched: Watched, path: str) -> None:
+        """The page's outcome is recorded: from now on a stclient tab keeps its load on the server."""
+        if not args.browsers:
+            hand_over(watched, app.url, path)
+
+    # 1. bystanders: the measured page in Chromium, the others stclient tabs (Chromium with --browsers)
     measured, frames = open_page(context, "circle-1 (measured)", "bystander", base + CIRCLE,
                                  with_frames=True, measured=True)
     run.pages.append(measured)
@@ -756,11 +1115,8 @@ def scenario(run: Run, context, result: dict, args, seed_path: str, heavy_path: 
     if measured.crash:
         raise RuntimeError(f"the measured circle page did not open: {measured.crash}")
     for i in range(2, CIRCLES + 1):
-        run.contexts.append(new_context(browser))
-        watched, _ = open_page(run.contexts[-1], f"circle-{i}", "bystander", base + CIRCLE)
-        run.pages.append(watched)
-    run.contexts.append(new_context(browser))
-    seed, _ = open_page(run.contexts[-1], "seed-cnn", "bystander", base + seed_path)
+        run.pages.append(bystander(f"circle-{i}", CIRCLE))
+    seed = bystander("seed-cnn", seed_path)
     run.pages.append(seed)
     for watched in run.pages:
         watched.ensure_healthy()
@@ -789,46 +1145,31 @@ def scenario(run: Run, context, result: dict, args, seed_path: str, heavy_path: 
         except Exception:  # noqa: BLE001
             pass
         log(f"heaviest allowed: the page's estimate: {result['heavy_caption']!r}")
-        log(f"heaviest allowed: {start_training(heavy, settle_s=15)}")
+        heavy.notes.append(f"Play: {start_training(heavy, settle_s=15)}")
+        log(f"heaviest allowed: {heavy.notes[-1]}")
+        heavy.shot("chromium")
+    seen_by_chromium(heavy, heavy_path)
     heavy_before = state(heavy).get("last")
     t_heavy = time.time()
     result["beside_heavy"] = pause_series(measured, frames, args.pauses, "beside-heavy")
     heavy_after = state(heavy).get("last")
-    heavy_label = bb.label(heavy.page) if heavy.crash is None else "?"
+    if heavy.page is not None:
+        heavy_label = bb.label(heavy.page) if heavy.crash is None else "?"
+    else:
+        heavy_label = heavy.tab.play_label() if heavy.tab is not None else "?"
     result["heavy_progress"] = (heavy_before, heavy_after, time.time() - t_heavy, heavy_label)
     log(f"heaviest allowed during the series: progress {heavy_before} -> {heavy_after}, "
         f"label {heavy_label!r}, notes {state(heavy).get('alert')!r}")
     heavy.shot("during")
     run.check_all(force=True)
 
-    # 4. the hostile links
+    # 4. the hostile links: each seen in Chromium, then handed over to a stclient tab
     for name, path in links:
         watched, _ = open_page(run.hostile_ctx, name, "hostile", base + path)
         run.pages.append(watched)
-        if watched.crash is not None:
-            continue
-        run.wait(watched.page, 3)
-        seen = watched.check() or {}
-        text = seen.get("text", "")
-        try:
-            enabled = button(watched).is_enabled()
-        except Exception:  # noqa: BLE001
-            enabled = False
-        if name == "images-7-conv256":
-            refused = "this server allows" in text or "over this server" in text
-            watched.notes.append(("explained as over the server's limits" if refused else
-                                  "NOT explained as over the server's limits")
-                                 + ("; Play is disabled" if not enabled else "; Play is ENABLED"))
-            if not refused or enabled:
-                log(f"{name}: {watched.notes[-1]}; screenshot {watched.shot('limits')}")
-        elif enabled:
-            watched.notes.append(f"Play: {start_training(watched, timeout_s=30, settle_s=4)}")
-        else:
-            watched.notes.append("Play is disabled")
-        watched.check()
-        notes = state(watched).get("alert") or ""
-        log(f"{name}: {'; '.join(watched.notes)}; notes on the page: {notes[:300]!r}")
-        watched.shot()
+        if watched.crash is None:
+            look_at_hostile(run, watched, name)
+        seen_by_chromium(watched, path)
     run.check_all(force=True)
     result["with_hostile"] = pause_series(measured, frames, args.pauses, "with-hostile")
 
@@ -837,6 +1178,32 @@ def scenario(run: Run, context, result: dict, args, seed_path: str, heavy_path: 
     if time.time() < end_hold:
         log(f"holding everything open for {end_hold - time.time():.0f} s more")
         run.wait(measured.page, end_hold - time.time())
+
+
+def look_at_hostile(run: Run, watched: Watched, name: str) -> None:
+    """A hostile link's Chromium page that opened: press Play where it can, record what it says."""
+    run.wait(watched.page, 3)
+    seen = watched.check() or {}
+    text = seen.get("text", "")
+    try:
+        enabled = button(watched).is_enabled()
+    except Exception:  # noqa: BLE001
+        enabled = False
+    if name == "images-7-conv256":
+        refused = "this server allows" in text or "over this server" in text
+        watched.notes.append(("explained as over the server's limits" if refused else
+                              "NOT explained as over the server's limits")
+                             + ("; Play is disabled" if not enabled else "; Play is ENABLED"))
+        if not refused or enabled:
+            log(f"{name}: {watched.notes[-1]}; screenshot {watched.shot('limits')}")
+    elif enabled:
+        watched.notes.append(f"Play: {start_training(watched, timeout_s=30, settle_s=4)}")
+    else:
+        watched.notes.append("Play is disabled")
+    watched.check()
+    notes = state(watched).get("alert") or ""
+    log(f"{name}: {'; '.join(watched.notes)}; notes on the page: {notes[:300]!r}")
+    watched.shot()
 
 
 def leave(run: Run, result: dict) -> None:
@@ -852,24 +1219,29 @@ def leave(run: Run, result: dict) -> None:
             continue
         if watched.blank_since is not None:  # went blank and was not reloaded (or not yet)
             errors = [t for t, _ in watched.errors if t <= watched.blank_since + 1]
-            blank_ms = (max(errors) if errors else watched.blank_since) * 1000
+            blank_ms = (max(errors) if errors and watched.page is not None else watched.blank_since) * 1000
+            if watched.page is None and watched.recorder is not None and watched.recorder.h["closed"]:
+                blank_ms = watched.recorder.h["closed"]
             watched.close_segment(blank_ms, crashed=True)
-            watched.lost.append(f"the page went blank at {time.strftime('%H:%M:%S', time.localtime(blank_ms / 1000))}"
-                                " and stayed so (reloaded as often as the bench allows)")
+            watched.lost.append(watched.gone_text(blank_ms) + " and stayed so (reloaded as often as the bench allows)")
         else:
             watched.close_segment(result["end_ms"])
     for watched in run.pages:  # pages that never rendered: did they come later?
         if watched.role != "bystander" and any(kind.startswith(("never", "controls")) for kind in watched.kinds):
             try:
-                late = watched.page.locator(".st-key-play button >> visible=true").count() > 0
+                if watched.page is not None:
+                    late = watched.page.locator(".st-key-play button >> visible=true").count() > 0
+                else:
+                    late = watched.tab is not None and watched.tab.play_label() is not None
             except Exception:  # noqa: BLE001
                 late = False
-            watched.notes.append("it rendered later" if late else "it still had not rendered at the end")
+            where = " (in its stclient tab)" if watched.page is None else ""
+            watched.notes.append(f"it rendered later{where}" if late else f"it still had not rendered at the end{where}")
     if run.hostile_ctx is not None:
-        run.hostile_ctx.close()
         for watched in run.pages:
             if watched.role != "bystander":
-                watched.closed = True
+                watched.close()  # its stclient tab, or its Chromium page
+        run.hostile_ctx.close()
         log(f"the hostile client left; waiting {CLEANUP_S:.0f} s for its jobs to be closed")
         if run.measured is not None:
             run.wait(run.measured.page, CLEANUP_S)
@@ -879,6 +1251,7 @@ def leave(run: Run, result: dict) -> None:
     result["rss_end"] = run.sampler.sample()[1]
     for ctx in run.contexts:
         ctx.close()
+    run.close_tabs()
 
 
 def report(run: Run, result: dict, args, settings, load_before, load_after, server_log: str,
@@ -914,8 +1287,18 @@ def report(run: Run, result: dict, args, settings, load_before, load_after, serv
           f"asked for {args.minutes:g} min, ran {duration / 60:.1f} min from the bystanders' start")
     if result["aborted"]:
         print(f"STOPPED EARLY: {result['aborted']}")
-    print(f"load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}"
-          + ("  <- other processes share the CPUs" if max(load_before[0], load_after[0]) > (os.cpu_count() or 1) else ""))
+    during = [load for t, load in sampler.loads if start <= t <= result.get("end", math.inf)]
+    busiest = max([load_before[0], load_after[0], *during])
+    print(f"load average (1 min) before {load_before[0]:.1f}, during "
+          + (f"mean {sum(during) / len(during):.1f} max {max(during):.1f}" if during else "-")
+          + f", after {load_after[0]:.1f}"
+          + ("  <- more runnable processes than CPUs" if busiest > (os.cpu_count() or 1) else ""))
+    if args.browsers:
+        print("clients: every page in Chromium (--browsers)")
+    else:
+        tabs = sum(1 for w in run.pages if w.client != "chromium")
+        print(f"clients: Chromium for the measured page and for each hostile page's first look; stclient tabs for "
+              f"{tabs} pages (the other bystanders, and the hostile pages after that look): the table's client column")
     print("heaviest allowed network, deep CNN family (conv w, conv w, maxpool2, conv 2w, maxpool2, flatten, "
           "dense256-relu, dense10), largest batch size within the limits, by the product's estimate:")
     print(f"  {'width':>5} {'batch':>5} {'step s':>7} {'memory MB':>10} {'epoch s (10k)':>14}")
@@ -931,11 +1314,14 @@ def report(run: Run, result: dict, args, settings, load_before, load_after, serv
     print(f"7 x conv256 link, product's estimate: {over_summary.memory_mb:,.0f} MB, "
           f"{over_summary.seconds_per_step:.1f} s per step, {len(over_problems)} limit problem(s)")
     print()
-    print(f"{'page':26} {'role':9} {'crashes':>7} {'reloads':>7} {'JS errors':>9}  first crash / notes")
+    print(f"{'page':26} {'role':9} {'client':17} {'crashes':>7} {'reloads':>7} {'errors':>6}  first crash / notes")
     for watched in run.pages:
         notes = "; ".join(([watched.crash] if watched.crash else []) + watched.notes + lost_jobs.get(watched.name, []))
-        print(f"{watched.name:26} {watched.role:9} {watched.crashes:7d} {watched.reloads:7d} {len(watched.errors):9d}  "
-              f"{notes[:400]}")
+        print(f"{watched.name:26} {watched.role:9} {watched.client:17} {watched.crashes:7d} {watched.reloads:7d} "
+              f"{len(watched.errors):6d}  {notes[:400]}")
+    print("  client: chromium = a Chromium page; stclient = a stclient tab (bench/stclient.py); chromium>stclient = "
+          "seen in Chromium, then handed over to a stclient tab. errors: JavaScript errors (Chromium), messages a "
+          "tab could not apply (stclient)")
     kinds: dict[str, int] = {}
     for watched in run.pages:
         for kind in watched.kinds:
@@ -950,7 +1336,7 @@ def report(run: Run, result: dict, args, settings, load_before, load_after, serv
         for _, text in watched.errors:
             errors[text] = errors.get(text, 0) + 1
     for text, count in sorted(errors.items(), key=lambda item: -item[1]):
-        print(f"JavaScript error on the pages, {count} time(s): {text}")
+        print(f"{'Client' if text.startswith('stclient:') else 'JavaScript'} error on the pages, {count} time(s): {text}")
     print()
     for key, title in (("baseline", "baseline (no heavy job)"), ("beside_heavy", "beside the heaviest allowed job"),
                        ("with_hostile", "beside it with every hostile page open")):
