@@ -29,9 +29,22 @@ def test_a_snapshot_is_drawn_once_per_spec_and_kept_within_bounds():
     other_view = replace(spec, view=replace(spec.view, discretize=not spec.view.discretize))
     assert live._drawing("test", newer, other_view, build) == "drawing 3"
     for seq in range(drawn.KEPT + 5):
-        live._drawing("fill", replace(snap, seq=seq), RunSpec(), lambda: "x")
+        live._drawing("fill", replace(snap, seq=seq, job_id=f"job {seq}"), RunSpec(), lambda: "x")
     assert drawn.cached_count() == drawn.KEPT
     assert live._drawing("test", snap, spec, build) == "drawing 4"  # the oldest were let go
+
+
+def test_a_jobs_new_drawing_replaces_its_last_one():
+    """A page never asks again for the drawing of a superseded snapshot: it is dropped at once,
+    so a long class keeps one drawing per page and view, not a cache full of old ones."""
+    drawn.clear()
+    spec, snap = trained({})
+    for seq in range(50):
+        live._drawing("diagram", replace(snap, seq=seq), spec, lambda: "x" * 1000)
+    assert drawn.cached_count() == 1
+    other = replace(snap, job_id="another page's job")
+    live._drawing("diagram", other, spec, lambda: "y")
+    assert drawn.cached_count() == 2
 
 
 def _decoded(figure_text: str):

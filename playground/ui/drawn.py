@@ -18,15 +18,19 @@ from collections.abc import Callable, Hashable
 import numpy as np
 
 KEPT = 256
-MAX_BYTES = 48 * 2**20
+MAX_BYTES = 24 * 2**20
 
 _drawn: OrderedDict[Hashable, str | bytes] = OrderedDict()
+_slots: dict[Hashable, Hashable] = {}  # slot -> the key that fills it
 _lock = threading.Lock()
 _size = 0
 
 
-def drawn(key: Hashable, build: Callable[[], str | bytes]) -> str | bytes:
-    """`build()`'s result for `key`, built at most once while it stays in the cache."""
+def drawn(key: Hashable, build: Callable[[], str | bytes], slot: Hashable | None = None) -> str | bytes:
+    """`build()`'s result for `key`, built at most once while it stays in the cache.
+
+    `slot` names what the drawing is of (a job's diagram, say): a new drawing in a slot
+    replaces the last one there, which nobody will ask for again (its snapshot is superseded)."""
     global _size
     with _lock:
         if key in _drawn:
@@ -35,10 +39,18 @@ def drawn(key: Hashable, build: Callable[[], str | bytes]) -> str | bytes:
     value = build()  # outside the lock: other pages' redraws do not wait for this one
     with _lock:
         if key not in _drawn:
+            if slot is not None:
+                old = _slots.get(slot)
+                if old is not None and old in _drawn:
+                    _size -= len(_drawn.pop(old))
+                _slots[slot] = key
             _drawn[key] = value
             _size += len(value)
         while len(_drawn) > KEPT or _size > MAX_BYTES:
             _size -= len(_drawn.popitem(last=False)[1])
+        if len(_slots) > 4 * KEPT:  # slots of drawings long gone
+            for name in [name for name, key in _slots.items() if key not in _drawn]:
+                del _slots[name]
     return value
 
 
@@ -61,6 +73,7 @@ def clear() -> None:
     global _size
     with _lock:
         _drawn.clear()
+        _slots.clear()
         _size = 0
 
 

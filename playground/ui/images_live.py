@@ -88,9 +88,9 @@ def _live(session: PageSession, buildable: bool) -> None:
     left, right = st.columns(2)
     if snap.confusion is not None:
         with left.container(key="confusion-matrix"):
-            live_chart(_drawn_figure(confusion_figure, snap.confusion), key="img-confusion", config=_CONFIG)
+            live_chart(_drawn_figure(confusion_figure, snap.confusion, snap.job_id), key="img-confusion", config=_CONFIG)
         with right:
-            live_chart(_drawn_figure(per_class_figure, snap.confusion), key="img-per-class", config=_CONFIG)
+            live_chart(_drawn_figure(per_class_figure, snap.confusion, snap.job_id), key="img-per-class", config=_CONFIG)
     _mistakes(snap, session)
     _filters_and_maps(snap, session)
 
@@ -117,15 +117,16 @@ def _curves_json(snap: ImageSnapshot, column: int) -> str:
             trace["x"], trace["y"] = typed_array(x, "f8"), typed_array(y, "f8")
         return json.dumps(figure)
 
-    return drawn(("img-curves", column, snap.steps_per_epoch, content_key(snap.train_curve, snap.test_curve)), build)
+    return drawn(("img-curves", column, snap.steps_per_epoch, content_key(snap.train_curve, snap.test_curve)), build,
+                 slot=("img-curves", column, snap.job_id))
 
 
-def _drawn_figure(make, values: np.ndarray) -> str:
-    return drawn((make.__name__, content_key(values)), lambda: figure_json(make(values)))
+def _drawn_figure(make, values: np.ndarray, job_id: str) -> str:
+    return drawn((make.__name__, content_key(values)), lambda: figure_json(make(values)), slot=(make.__name__, job_id))
 
 
-def _drawn_picture(make, values: np.ndarray) -> bytes:
-    return drawn((make.__name__, content_key(values)), lambda: make(values))
+def _drawn_picture(make, values: np.ndarray, job_id: str, index: int = 0) -> bytes:
+    return drawn((make.__name__, content_key(values)), lambda: make(values), slot=(make.__name__, job_id, index))
 
 
 def _digit(session: PageSession, data, index: int) -> bytes:
@@ -151,7 +152,7 @@ def _filters_and_maps(snap: ImageSnapshot, session: PageSession) -> None:
     left, right = st.columns([1, 2])
     with left:
         st.markdown("**First layer's filters**")
-        st.image(_drawn_picture(filters_png, snap.filters), caption="orange negative, blue positive weights")
+        st.image(_drawn_picture(filters_png, snap.filters, snap.job_id), caption="orange negative, blue positive weights")
     with right:
         data = load_mnist(session.spec.data)
         if "img_probe" not in st.session_state:
@@ -162,7 +163,7 @@ def _filters_and_maps(snap: ImageSnapshot, session: PageSession) -> None:
         cols[0].image(_digit(session, data, int(index)), caption=f"label {data.test_labels[int(index)]}")
         with cols[1]:
             for layer, maps in enumerate(snap.feature_maps, 1):
-                st.image(_drawn_picture(feature_maps_png, maps), caption=f"conv layer {layer}: {len(maps)} maps (dark = strong)")
+                st.image(_drawn_picture(feature_maps_png, maps, snap.job_id, layer), caption=f"conv layer {layer}: {len(maps)} maps (dark = strong)")
 
 
 def _probe(session: PageSession) -> None:
@@ -207,4 +208,4 @@ def _prediction(session: PageSession) -> None:
         probabilities = np.asarray(snap.prediction)
         best = int(probabilities.argmax())
         st.markdown(f"I think it is a **{best}** ({probabilities[best] * 100:.0f}%)")
-        live_chart(_drawn_figure(prediction_figure, probabilities), key="img-prediction", config=_CONFIG)
+        live_chart(_drawn_figure(prediction_figure, probabilities, snap.job_id), key="img-prediction", config=_CONFIG)
