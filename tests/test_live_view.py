@@ -45,6 +45,9 @@ def test_a_jobs_new_drawing_replaces_its_last_one():
     other = replace(snap, job_id="another page's job")
     live._drawing("diagram", other, spec, lambda: "y")
     assert drawn.cached_count() == 2
+    drawn.forget_closed(lambda job_id: job_id == snap.job_id, every_s=0)  # the other page closed
+    assert drawn.cached_count() == 1
+    assert live._drawing("diagram", replace(snap, seq=49), spec, lambda: "rebuilt") == "x" * 1000  # still there
 
 
 def _decoded(figure_text: str):

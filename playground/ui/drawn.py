@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 
@@ -66,6 +67,28 @@ def content_key(*arrays: np.ndarray | None) -> bytes:
         digest.update(f"{array.dtype.str}{array.shape};".encode())
         digest.update(array.data)
     return digest.digest()
+
+
+_last_sweep = 0.0
+
+
+def forget_closed(is_open: Callable[[str], bool], every_s: float = 30.0) -> None:
+    """Drop the drawings of jobs that are closed (a slot's first item is its job id), at most
+    once every `every_s`: a class's closed tabs leave nothing in the server's memory."""
+    global _size, _last_sweep
+    now = time.monotonic()
+    with _lock:
+        if now - _last_sweep < every_s:
+            return
+        _last_sweep = now
+        slots = list(_slots.items())
+    gone = [(slot, key) for slot, key in slots if isinstance(slot, tuple) and slot and not is_open(slot[0])]
+    with _lock:
+        for slot, key in gone:
+            if _slots.get(slot) == key:
+                del _slots[slot]
+                if key in _drawn:
+                    _size -= len(_drawn.pop(key))
 
 
 def clear() -> None:

@@ -118,15 +118,15 @@ def _curves_json(snap: ImageSnapshot, column: int) -> str:
         return json.dumps(figure)
 
     return drawn(("img-curves", column, snap.steps_per_epoch, content_key(snap.train_curve, snap.test_curve)), build,
-                 slot=("img-curves", column, snap.job_id))
+                 slot=(snap.job_id, "img-curves", column))
 
 
 def _drawn_figure(make, values: np.ndarray, job_id: str) -> str:
-    return drawn((make.__name__, content_key(values)), lambda: figure_json(make(values)), slot=(make.__name__, job_id))
+    return drawn((make.__name__, content_key(values)), lambda: figure_json(make(values)), slot=(job_id, make.__name__))
 
 
 def _drawn_picture(make, values: np.ndarray, job_id: str, index: int = 0) -> bytes:
-    return drawn((make.__name__, content_key(values)), lambda: make(values), slot=(make.__name__, job_id, index))
+    return drawn((make.__name__, content_key(values)), lambda: make(values), slot=(job_id, make.__name__, index))
 
 
 def _digit(session: PageSession, data, index: int) -> bytes:

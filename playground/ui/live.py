@@ -92,7 +92,7 @@ def _live(session: PageSession) -> None:
 def _drawing(kind: str, snap: Snapshot, spec: RunSpec | None, build: Callable[[], str]) -> str:
     """`build()` once per snapshot and spec: a page whose job published nothing new since its
     last redraw (paused, or redrawn faster than the job publishes) reuses what it drew."""
-    return drawn((kind, snap.job_id, snap.spec_version, snap.seq, spec), build, slot=(kind, snap.job_id, spec))
+    return drawn((kind, snap.job_id, snap.spec_version, snap.seq, spec), build, slot=(snap.job_id, kind, spec))
 
 
 def _network_html(snap: Snapshot, spec: RunSpec) -> str:

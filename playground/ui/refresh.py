@@ -25,6 +25,7 @@ from collections.abc import Callable
 import streamlit as st
 
 from ..jobs import JobManager
+from . import drawn
 from .session import PageSession
 from .transport import live_run_completed
 
@@ -106,6 +107,7 @@ def live_fragment(body: Callable, session: PageSession, manager: JobManager, *ar
         started = time.thread_time()
         body(session, *args)
         pacer.redrew((_session_id(), name), time.thread_time() - started)
+        drawn.forget_closed(manager.is_open)
         retime(session, manager, name, floor_s)
         if controls:
             live_run_completed(session)  # not reached when the run is interrupted
