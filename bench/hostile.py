@@ -111,7 +111,11 @@ HANDED_OVER_WAIT_S = 20.0  # a tab on a link whose Chromium page never showed th
 MONO_TO_WALL = time.time() - time.monotonic()  # stclient's event times (monotonic) to the wall clock
 
 # The Images page's progress bar: "Epoch 3 of 100: 42% (batch 33 of 79) · about 12 s left in this epoch".
-BAR_RE = re.compile(r"Epoch (\d+) of \d+: (\d+)%(?: \(batch ([\d,]+) of ([\d,]+)\))?")
+BAR_RE = re.compile(r"Epoch (\d+) of \d+: (\d+)%(?: \(batch ([\d,]+) of ([\d,]+)\))?"
+                    r"(?:.*?testing epoch \d+'s network: ([\d,]+) of ([\d,]+) test images)?")
+# Testing between epochs is progress a person sees (the count moves); it weighs 1/1000 of an
+# epoch, less than any batch, so the progress values stay in order.
+TESTING_WEIGHT = 0.001
 
 # Installed in every page we watch. Records, with the wall clock (Date.now(), comparable across
 # pages and with Python's time.time()), each change of progress, label, notes and exception boxes.
@@ -137,11 +141,12 @@ MONITOR_JS = """() => {
         const bar = live('[data-testid="stProgress"]');
         if (bar) {
             const text = bar.textContent || '';
-            const m = /Epoch (\\d+) of \\d+: (\\d+)%(?: \\(batch ([\\d,]+) of ([\\d,]+)\\))?/.exec(text);
+            const m = /Epoch (\\d+) of \\d+: (\\d+)%(?: \\(batch ([\\d,]+) of ([\\d,]+)\\))?(?:.*?testing epoch \\d+'s network: ([\\d,]+) of ([\\d,]+) test images)?/.exec(text);
             if (m) {  // the batch count where there is one: it moves when the percentage does not
                 const steps = m[4] ? parseInt(m[4].replace(/,/g, ''), 10) : 0;
                 const part = steps > 0 ? parseInt(m[3].replace(/,/g, ''), 10) / steps : parseInt(m[2], 10) / 100;
-                value = parseInt(m[1], 10) - 1 + part;
+                const tested = m[6] ? 0.001 * parseInt(m[5].replace(/,/g, ''), 10) / parseInt(m[6].replace(/,/g, ''), 10) : 0;
+                value = parseInt(m[1], 10) - 1 + part + tested;
             }
             h.finished = text.startsWith('Done');
         }
@@ -393,7 +398,8 @@ def tab_progress(tab: Tab) -> tuple[float | None, bool]:
         if match:
             steps = int(match[4].replace(",", "")) if match[4] else 0
             part = int(match[3].replace(",", "")) / steps if steps > 0 else int(match[2]) / 100
-            return int(match[1]) - 1 + part, False
+            tested = TESTING_WEIGHT * int(match[5].replace(",", "")) / int(match[6].replace(",", "")) if match[6] else 0.0
+            return int(match[1]) - 1 + part + tested, False
         if text.startswith("Done"):
             finished = True
     return value, finished

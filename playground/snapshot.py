@@ -68,6 +68,7 @@ class ImageSnapshot:
     drawing_id: int  # which drawing `prediction` belongs to
     device: str
     diverged: str | None = None
+    tested: tuple[int, int] | None = None  # (images tested, test set size) while an evaluation runs
     job_id: str = ""
     seq: int = 0
     spec_version: int = 0

@@ -154,3 +154,23 @@ def test_the_diagram_from_the_jobs_thumbnails_is_the_one_drawn_from_its_numbers(
     from_job = network_html(snap.nodes, snap.weights, snap.biases, inputs, titles, classify=True,
                             pictures=snap.node_pictures)
     assert from_job == drawn_here
+
+
+def test_an_images_snapshot_says_how_far_the_test_between_epochs_has_got():
+    """Between epochs the job tests the network in slices; the page counts the images tested
+    (a page whose progress bar stood still for that long would look stuck)."""
+    from playground.images.presets import image_preset
+    from playground.images.trainer import ImageTrainer
+
+    trainer = ImageTrainer(image_preset("logistic"))
+    trainer.settle(10**6)  # the evaluation of the untrained network
+    assert trainer.snapshot(1).tested is None
+    while trainer.epoch < 1:
+        trainer.step(1)
+    total = len(trainer.x_test)
+    seen = []
+    while trainer.pending:
+        seen.append(trainer.snapshot(1).tested)
+        trainer.settle(1)
+    assert seen[0] == (0, total) and seen == sorted(seen) and len(seen) >= 2
+    assert trainer.snapshot(1).tested is None

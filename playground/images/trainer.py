@@ -413,5 +413,6 @@ class ImageTrainer:
             prediction=self._predict_drawing(),
             drawing_id=self.drawing_id,
             device=self.device,
+            tested=(min(self._eval[0], len(self.x_test)), len(self.x_test)) if self._eval is not None else None,
             diverged=self.diverged,
         )

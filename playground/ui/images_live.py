@@ -72,9 +72,12 @@ def _live(session: PageSession, buildable: bool) -> None:
     else:
         # The batch count moves even when a large network's percentage does not for minutes.
         batches = min(snap.steps_per_epoch, round(snap.epoch_progress * snap.steps_per_epoch))
+        # Between epochs the network is tested, in slices beside other jobs: say so, and count it.
+        testing = (f" · testing epoch {snap.epoch}'s network: {snap.tested[0]:,} of {snap.tested[1]:,} test images"
+                   if snap.tested is not None and snap.epoch > 0 else "")
         st.progress(float(snap.epoch_progress), text=f"Epoch {snap.epoch + 1} of {epochs}: "
-                    f"{snap.epoch_progress * 100:.0f}% (batch {batches:,} of {snap.steps_per_epoch:,})"
-                    f"{_eta(snap.eta_s if snap.playing else None)}")
+                    f"{snap.epoch_progress * 100:.0f}% (batch {batches:,} of {snap.steps_per_epoch:,}){testing}"
+                    f"{_eta(snap.eta_s if snap.playing and not testing else None)}")
     if snap.diverged:
         st.error(snap.diverged, icon=":material/warning:")
 
