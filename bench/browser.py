@@ -53,16 +53,20 @@ QUIET_S = 2.0  # no epoch change for this long after a pause click (while redraw
 QUIET_MESSAGES = 20  # ...and at least this many messages from the server in that time
 GIVE_UP_S = 10.0  # not stopped this long after the click (or the label went back): lost
 
-# Installed once per page. Everything is timed with the page's own clock (performance.now()).
-PROBE_JS = """() => {
-    if (window.__bench) return;
+# The first element matching a selector that is not one of Streamlit's hidden stale copies (kept
+# during a fragment rerun). Pasted into the scripts below, and into bench/hostile.py's.
+LIVE_JS = """
     const live = (selector) => {  // skip Streamlit's hidden stale copies during a fragment rerun
         for (const el of document.querySelectorAll(selector)) {
             if (!el.closest('[data-stale="true"]')) return el;
         }
         return null;
     };
-    const watched = new WeakSet();  // documents with our observer
+"""
+
+# Installed once per page. Everything is timed with the page's own clock (performance.now()).
+PROBE_JS = """() => {
+    if (window.__bench) return;""" + LIVE_JS + """    const watched = new WeakSet();  // documents with our observer
     const plot = (key) => {  // the chart drawn in place, or inside the live-chart iframe
         const container = live('.st-key-' + key);
         if (!container) return null;

@@ -120,14 +120,7 @@ TESTING_WEIGHT = 0.001
 # Installed in every page we watch. Records, with the wall clock (Date.now(), comparable across
 # pages and with Python's time.time()), each change of progress, label, notes and exception boxes.
 MONITOR_JS = """() => {
-    if (window.__hostile) return;
-    const live = (selector) => {  // skip Streamlit's hidden stale copies during a fragment rerun
-        for (const el of document.querySelectorAll(selector)) {
-            if (!el.closest('[data-stale="true"]')) return el;
-        }
-        return null;
-    };
-    const h = window.__hostile = {progress: [], counters: [], labels: [], alerts: [], exceptions: [], last: null,
+    if (window.__hostile) return;""" + bb.LIVE_JS + """    const h = window.__hostile = {progress: [], counters: [], labels: [], alerts: [], exceptions: [], last: null,
                                   lastCounter: null, lastLabel: null, lastAlert: null, lastExc: 0, finished: false};
     function check() {
         const now = Date.now();
