@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
+import functools
 import logging
 
 _M_MMAP_THRESHOLD = -3  # mallopt parameter (malloc.h)
@@ -22,6 +23,7 @@ LARGE_BLOCK_BYTES = 256 * 1024
 _log = logging.getLogger(__name__)
 
 
+@functools.cache
 def _libc():
     name = ctypes.util.find_library("c")
     if not name:
