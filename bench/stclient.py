@@ -788,7 +788,13 @@ class Tab:
             self._event("error", error=_exception_text(msg.session_event.script_compilation_exception))
 
     def _follow_navigation(self, navigation) -> None:
-        """The address bar follows the page that runs (the default page's is the bare path)."""
+        """The address bar follows the page that runs (the default page's is the bare path), and
+        so does the page the next rerun asks for. A tab that opens by page name gets a
+        `new_session` with the main script's hash (the page is resolved later in the run); the
+        browser takes the page's own hash from `navigation`. Sending the main script's hash back
+        would run the default page: an Images tab would turn into the 2-D page on its next rerun."""
+        if navigation.page_script_hash:
+            self.page_script_hash = navigation.page_script_hash
         for page in navigation.app_pages:
             if page.page_script_hash == navigation.page_script_hash:
                 self.page_name = "" if page.is_default else page.url_pathname

@@ -83,6 +83,24 @@ def test_images_page(app):
         assert tab.exceptions() == []
 
 
+def test_images_tab_stays_on_its_page_after_a_full_rerun(app):
+    """On a server that has already run its navigation, a tab opened at /images is told the main
+    script's hash first and the page's in `navigation`. A widget change reruns the whole script:
+    the tab must ask for the Images page again, not for the main script (the default page)."""
+    with Tab(app.url, "/") as warm:
+        _ready(warm)
+    with Tab(app.url, "/images") as tab:
+        _ready(tab, 90)
+        rate = tab.widget("img_learning_rate")
+        options = list(rate.options)
+        changed = tab.set_value("img_learning_rate", options[(options.index(rate.value) + 1) % len(options)])
+        tab.wait_for(lambda t: any(not e.data["fragment_ids"] for e in t.events("script_finished", since=changed)),
+                     30, "the full rerun the change asked for")
+        keys = {w.key for w in tab.widgets()}
+        assert "img_learning_rate" in keys and "dataset" not in keys
+        assert tab.page_name == "images"
+
+
 def test_a_closed_tab_frees_its_job():
     """A server that holds four 2-D networks (4 MB each, 16 MB in all) turns a fifth page away
     with a message. Closing one of the four must let the fifth train: the server saw the tab go
