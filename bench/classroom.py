@@ -154,10 +154,13 @@ def act(student: Student, visit: Visit, until: float) -> None:
         if action == "pause" and label == "Pause":
             visit.pauses.append(tab.click("Pause"))
             time.sleep(rng.uniform(3.0, 6.0))
-            if rng.random() < 0.5 and tab.button("Step") is not None:
+            # A person looks before the next click: a page that has not yet redrawn since the
+            # Pause still shows "Pause"; wait for the label that follows, then go on.
+            paused = _wait_quietly(tab, lambda t: t.play_label() == "Play")
+            if paused and rng.random() < 0.5 and tab.button("Step") is not None:
                 tab.click("Step")
                 time.sleep(2.0)
-            if tab.play_label() == "Play":
+            if paused and _wait_quietly(tab, lambda t: t.play_label() == "Play"):
                 tab.click("Play")
         elif action == "rate":
             key = LEARNING_RATE_KEYS.get(student.kind, "learning_rate")
@@ -174,6 +177,14 @@ def act(student: Student, visit: Visit, until: float) -> None:
         elif action == "reset":
             visit.resets.append(time.monotonic())
             tab.click("Reset")
+
+
+def _wait_quietly(tab: Tab, condition, timeout_s: float = 20.0) -> bool:
+    try:
+        tab.wait_for(condition, timeout_s, "the page to show its new state")
+        return True
+    except TimeoutError:
+        return False
 
 
 def run_student(student: Student, base_url: str, start: float, end: float, stop: threading.Event) -> None:
@@ -242,16 +253,30 @@ def training_windows(visit: Visit) -> list[tuple[float, float, float, float]]:
     return windows
 
 
+def reset_answered(visit: Visit, clicked: float) -> float:
+    """When the page first showed the state after a Reset: the end of the first run that started
+    after the click. Until then the page still shows the old network's progress."""
+    for event in visit.tab.events("script_finished", since=clicked):
+        if event.data["started"] >= clicked:
+            return event.t
+    return float("inf")
+
+
 def judge_lost(visit: Visit) -> None:
-    """Progress that went back with no Reset by the student: the network was lost."""
+    """Progress that went back with no Reset by the student: the network was lost. Samples taken
+    between a Reset click and the page's answer to it show the old run and are skipped."""
+    answered = [(r, reset_answered(visit, r)) for r in visit.resets]
     best = None
     for t, value, _, _ in visit.samples:
-        if any(r <= t and (best is None or r >= best[0]) for r in visit.resets):
+        if any(r <= t <= a for r, a in answered):
+            best = None
+            continue
+        if any(best is not None and best[0] < a <= t for _, a in answered):
             best = None
         if best is not None and value < best[1] - 1e-9:
-            if not any(best[0] <= r <= t + 1.0 for r in visit.resets):
-                visit.lost.append(f"progress went back from {best[1]:.2f} to {value:.2f}")
-                return
+            visit.lost.append(f"progress went back from {best[1]:.2f} at {best[0]:.1f} s to {value:.2f} at {t:.1f} s"
+                              f" (resets clicked at {[round(r, 1) for r in visit.resets]})")
+            return
         if best is None or value >= best[1]:
             best = (t, value)
 
@@ -386,6 +411,13 @@ def summarize(students: list[Student], lines: list[str], rss_peak: float, real: 
                 pauses.append(latency * 1000 if latency is not None else 10_000.0)
             errors_pages += 1 if visit.exceptions else 0
             lost += 1 if visit.lost else 0
+            student.problems.extend(f"network lost: {why}" for why in visit.lost)
+            student.problems.extend(f"exception: {text}" for text in sorted(visit.exceptions))
+        if student.visits and not any(training_windows(v) for v in student.visits):
+            student.problems.append("never trained 3 s on end: " + "; ".join(
+                f"visit of {(v.closed or time.monotonic()) - v.opened:.0f} s, {len(v.samples)} samples, "
+                f"{sum(1 for x in v.samples if x[2])} training, {sum(1 for x in v.samples if x[3])} waiting"
+                for v in student.visits))
         if trained_s > 0:
             refresh_by_student[student.name] = redraws / trained_s
             rates_by_kind.setdefault(student.kind, []).append(progressed / trained_s)
