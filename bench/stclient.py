@@ -492,8 +492,10 @@ class Tab:
     """
 
     def __init__(self, base_url: str, path_and_query: str = "/", *, name: str = "",
-                 listener: Listener | None = None, timeout_s: float = 30.0, max_events: int = MAX_EVENTS):
+                 listener: Listener | None = None, timeout_s: float = 30.0, max_events: int = MAX_EVENTS,
+                 cookie: str | None = None):
         self.name = name or path_and_query
+        self.cookie = cookie  # a Cookie header, as a browser sends what a proxy set (sticky sessions)
         self.base_url = base_url if base_url.endswith("/") else base_url + "/"
         base = urlsplit(self.base_url)
         page = urlsplit(path_and_query if path_and_query.startswith("/") else "/" + path_and_query)
@@ -691,6 +693,7 @@ class Tab:
         self._ws = await connect(
             self.ws_url, subprotocols=["streamlit"], origin=self.origin, compression="deflate",
             max_size=None, ping_interval=None, proxy=None, user_agent_header="stclient (Streamlit protocol)",
+            additional_headers={"Cookie": self.cookie} if self.cookie else None,
         )
         with self._lock:
             self._event("open", url=self._page_url())
