@@ -65,7 +65,9 @@ Prints a table (its `client` column says which pages were stclient tabs), then
   figure pause-p95-baseline <ms>    the same page before the heavy job opened
   figure rss-growth-10min <MiB>     server + worker RSS: the end (after the hostile client left
                                     and its jobs were closed) minus 60 s after the bystanders
-                                    started; over the duration printed above it, not scaled
+                                    started (with --rehearsal: minus the end of an unmeasured
+                                    first hostile visit, and --minutes held from there); over the
+                                    duration printed above it, not scaled
 Targets (issue 10): 0, 0, < 1000 ms, < 50 MiB. Screenshots (and, for stclient tabs, text dumps of
 what the tab showed) go to /tmp/hostile-shots/.
 """
@@ -1004,6 +1006,9 @@ def main() -> int:
     parser.add_argument("--browsers", action="store_true",
                         help="every page in Chromium, as before: the bystanders, and the hostile pages are not "
                              "handed over to stclient tabs (the Chromium renderers then load this machine's CPUs)")
+    parser.add_argument("--rehearsal", action="store_true",
+                        help="the hostile visit once, unmeasured, before the warm-up RSS is taken "
+                             "(see rehearse); then --minutes are held from there")
     args = parser.parse_args()
     if not live_app.chromium_available():
         print(f"{live_app.CHROMIUM} is missing", file=sys.stderr)
@@ -1122,12 +1127,18 @@ def scenario(run: Run, context, result: dict, args, seed_path: str, heavy_path: 
         if watched.crash is None:
             log(f"{watched.name}: {start_training(watched)}")
     result["start"] = time.time()
-    log(f"bystanders training; warm-up RSS is taken at {WARMUP_S:.0f} s")
+    if args.rehearsal:
+        rehearse(run, app.url, heavy_path, links)
+        result["warm_at"] = time.time()
+        log("rehearsal over: the warm-up RSS is taken now, and the run holds --minutes from here")
+    else:
+        result["warm_at"] = result["start"] + WARMUP_S
+        log(f"bystanders training; warm-up RSS is taken at {WARMUP_S:.0f} s")
 
     # 2. baseline pauses
     result["baseline"] = pause_series(measured, frames, args.pauses, "baseline")
-    if time.time() < result["start"] + WARMUP_S:
-        run.wait(measured.page, result["start"] + WARMUP_S - time.time())
+    if time.time() < result["warm_at"]:
+        run.wait(measured.page, result["warm_at"] - time.time())
     run.check_all(force=True)
 
     # 3. the heaviest allowed network, then pauses beside it
@@ -1172,11 +1183,31 @@ def scenario(run: Run, context, result: dict, args, seed_path: str, heavy_path: 
     run.check_all(force=True)
     result["with_hostile"] = pause_series(measured, frames, args.pauses, "with-hostile")
 
-    # 5. hold until --minutes after the start
-    end_hold = result["start"] + args.minutes * 60 - CLEANUP_S
+    # 5. hold until --minutes after the start (after the rehearsal, with --rehearsal)
+    end_hold = (result["warm_at"] if args.rehearsal else result["start"]) + args.minutes * 60 - CLEANUP_S
     if time.time() < end_hold:
         log(f"holding everything open for {end_hold - time.time():.0f} s more")
         run.wait(measured.page, end_hold - time.time())
+
+
+def rehearse(run: Run, base: str, heavy_path: str, links: list[tuple[str, str]]) -> None:
+    """--rehearsal: the hostile visit once before anything is measured, as stclient tabs (the
+    heaviest allowed network and every hostile link, Play where the page allows, held a minute,
+    then closed and their jobs left to close). Whatever the server keeps after the first use of
+    a code path (imports, caches that fill to their bound, the allocator's arenas) is then in the
+    warm-up figure, and the growth that follows is what a class adds over --minutes."""
+    log("rehearsal: opening the heaviest allowed network and every hostile link as stclient tabs")
+    tabs = [open_tab(base, f"rehearsal {name}", "rehearsal", path)
+            for name, path in [("heaviest-allowed", heavy_path), *links]]
+    for watched in tabs:
+        if watched.crash is None:
+            watched.notes.append(start_training_tab(watched, timeout_s=30, settle_s=3))
+    log("rehearsal: " + "; ".join(f"{w.name}: {(w.notes or [w.crash])[-1]}" for w in tabs)[:2000])
+    run.wait(run.measured.page, 60)
+    for watched in tabs:
+        watched.close()
+    log(f"rehearsal: tabs closed; waiting {CLEANUP_S:.0f} s for their jobs to be closed")
+    run.wait(run.measured.page, CLEANUP_S)
 
 
 def look_at_hostile(run: Run, watched: Watched, name: str) -> None:
@@ -1276,7 +1307,8 @@ def report(run: Run, result: dict, args, settings, load_before, load_after, serv
             lost_jobs[watched.name] = lost
         if ok:
             explained[watched.name] = ok
-    warm = sampler.at(start + WARMUP_S)
+    warm_at = result.get("warm_at", start + WARMUP_S)
+    warm = sampler.at(warm_at)
     peak = max(mib for _, mib, _ in sampler.samples)
     rss_end = result.get("rss_end", math.nan)
     growth = rss_end - warm
@@ -1356,7 +1388,9 @@ def report(run: Run, result: dict, args, settings, load_before, load_after, serv
     for name, reasons in lost_jobs.items():
         for text in reasons:
             print(f"job lost on {name}: {text}")
-    print(f"RSS of server + workers (MiB): {warm:.0f} at {WARMUP_S:.0f} s, peak {peak:.0f}, "
+    print(f"RSS of server + workers (MiB): {warm:.0f} at {warm_at - start:.0f} s"
+          f"{' (after the rehearsal)' if args.rehearsal else ''}, {rss_end - warm:+.1f} over the "
+          f"{result.get('end', time.time()) - warm_at:.0f} s that followed, peak {peak:.0f}, "
           f"{result.get('rss_before_leaving', math.nan):.0f} before the hostile client left, {rss_end:.0f} at the end; "
           f"{len(sampler.samples)} samples")
     last = sampler.samples[-1][2]
