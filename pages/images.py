@@ -6,7 +6,7 @@ from playground.capacity import limit_problems
 from playground.data.mnist import load_mnist
 from playground.images.presets import IMAGE_PRESETS, image_preset
 from playground.images.spec import IMAGE_LIMITS, SCHEDULES, ImageSpec, ImageTrainSpec, summarize, validate
-from playground.sharelink import decode_image, encode_image
+from playground.images.link import decode_image, encode_image
 from playground.ui.controls import number_input, optimizer_editor, weight_decay_editor
 from playground.ui.images_live import draw_pad_and_prediction, live_view
 from playground.ui.layer_builder import layer_builder, show_problems, summary_table
