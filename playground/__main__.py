@@ -1,8 +1,8 @@
 """Headless runs: `python -m playground train LINK --epochs N` and `python -m playground presets`.
 
-`train` builds exactly what the page builds for the link (2-D or Images) and prints one line per
-epoch with the numbers the page shows, so a teacher can check a lesson and tests can check
-reproducibility.
+`train` builds exactly what the page builds for the link (any lab: the registry in `labs/` picks it
+from the link's page path) and prints one line per epoch with the numbers the page shows, so a
+teacher can check a lesson and tests can check reproducibility.
 """
 
 from __future__ import annotations
@@ -10,23 +10,12 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from urllib.parse import urlencode
 
-from .images.spec import ImageSpec, summarize
-
-from .images.presets import IMAGE_PRESETS, image_preset
-from .presets import PRESETS, preset_spec
-from .sharelink import decode, decode_image, image_query, is_image_link, parse_link, to_query
+from . import labs
 from .spec import LIMITS, parse_number
-from .tfp_import import import_link
 
 EPOCHS = LIMITS["epochs"]
-
-
-def _spec_from_link(link: str):
-    if "playground.tensorflow.org" in link:
-        return import_link(link)
-    params = parse_link(link)
-    return decode_image(params) if is_image_link(params) else decode(params)
 
 
 def _epochs(text: str) -> int:
@@ -42,66 +31,46 @@ def _fmt(value: float) -> str:
 
 
 def train(link: str, epochs: int) -> int:
+    """Train any lab's link for `epochs` epochs (fewer if the link's run finishes first), printing
+    the trainer's `metrics()` after each; exit 2 for a link that cannot be built or diverges."""
     import torch
 
     torch.set_num_threads(1)
-    from .trainer import Trainer
-
     try:
-        spec, notes = _spec_from_link(link)
+        lab, spec, notes = labs.decode_link(link)
     except Exception as error:  # noqa: BLE001 - the decoders never raise; if one ever does, say so plainly
         print(f"error: cannot read that link ({type(error).__name__}); nothing was trained.", file=sys.stderr)
         return 2
     for note in notes:
         print(f"note: {note}", file=sys.stderr)
-    if isinstance(spec, ImageSpec):
-        return train_images(spec, epochs)
-    trainer = Trainer(spec)
-    classify = spec.loss == "bce"
-    header = "epoch train_loss test_loss" + (" test_acc" if classify else "")
-    print(header)
-    for _ in range(epochs):
-        trainer.run_epochs(1)
-        if trainer.diverged:
-            print(trainer.diverged, file=sys.stderr)
-            return 2
-        h = trainer.history
-        line = f"{trainer.epoch} {_fmt(h['train_loss'][-1])} {_fmt(h['test_loss'][-1])}"
-        if classify:
-            line += f" {_fmt(h['test_acc'][-1])}"
-        print(line, flush=True)
-    return 0
-
-
-def train_images(spec: ImageSpec, epochs: int) -> int:
-    from .images.trainer import ImageTrainer
-
-    problems = summarize(spec).problems
+    problems = lab.problems(spec)
+    for problem in problems:
+        print(problem, file=sys.stderr)
     if problems:
-        for index, message in problems:
-            print(f"layer {index + 1}: {message}", file=sys.stderr)
         return 2
-    trainer = ImageTrainer(spec)
-    print(f"data: {trainer.source}, device: {trainer.device}", file=sys.stderr)
-    print("epoch train_loss test_loss test_acc")
-    for _ in range(min(epochs, spec.train.epochs)):
+    trainer = lab.trainer(spec)
+    about = trainer.about()
+    if about:
+        print(about, file=sys.stderr)
+    print(" ".join(["epoch", *trainer.metrics()]))
+    for _ in range(epochs):
+        if trainer.finished:
+            break
         trainer.run_epochs(1)
         if trainer.diverged:
             print(trainer.diverged, file=sys.stderr)
             return 2
-        print(f"{trainer.epoch} {_fmt(trainer.epoch_train_losses[-1])} {_fmt(trainer.test_loss)} "
-              f"{_fmt(trainer.test_accuracy)}", flush=True)
+        print(" ".join([str(trainer.epoch), *map(_fmt, trainer.metrics().values())]), flush=True)
     return 0
 
 
 def presets(base: str) -> int:
+    """Every lab's presets with their share links."""
     base = base.rstrip("/")
-    print("2-D playground:")
-    for name, (description, _) in PRESETS.items():
-        print(f"{name}: {description}\n  {base}/?{to_query(preset_spec(name))}")
-    print("Images:")
-    for name, (description, _) in IMAGE_PRESETS.items():
-        print(f"{name}: {description}\n  {base}/images?{image_query(image_preset(name))}")
+    for lab in labs.labs():
+        print(f"{lab.title}:")
+        for name, (description, spec) in lab.presets().items():
+            print(f"{name}: {description}\n  {base}/{lab.url_path}?{urlencode(lab.encode(spec), safe=',')}")
     return 0
 
 

@@ -1,8 +1,8 @@
 """What a job costs, estimated before anything is built, and the server's limits on it.
 
-Both pages' jobs get a `JobCost` from their spec alone (pure arithmetic, no torch): the memory
-training needs, the seconds one training batch takes on this server, and whether it is heavy (an
-image network, which keeps the CPU busy). The job manager uses it to refuse what the server
+Every lab's job gets a `JobCost` from its spec alone (`Lab.cost`: pure arithmetic, no torch): the
+memory training needs, the seconds one training batch takes on this server, and whether it is
+heavy (an image network, which keeps the CPU busy). The job manager uses it to refuse what the server
 cannot afford, to place jobs on workers and to queue heavy jobs; the Images page uses the same
 numbers to explain a refusal before anything runs.
 """
@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from .images.spec import CPU_FLOPS, ImageSpec, Summary, summarize
+from .images.spec import Summary
 from .settings import Settings
 
 LIGHT_JOB_MB = 4.0  # a 2-D network with its data, grids and history, measured in a worker: ~2-3 MB
@@ -28,13 +28,6 @@ class JobCost:
     def weight(self) -> float:
         """How much of a worker the job takes when it trains, for placing jobs on workers."""
         return 1.0 + (20.0 if self.heavy else 0.0) + 100.0 * self.step_s
-
-
-def job_cost(spec, flops_per_s: float = CPU_FLOPS) -> JobCost:
-    if isinstance(spec, ImageSpec):
-        summary = summarize(spec, flops_per_s=flops_per_s)
-        return JobCost(summary.memory_mb, summary.seconds_per_step, True)
-    return JobCost(LIGHT_JOB_MB, 0.0, False)
 
 
 def limit_problems(summary: Summary, batch_size: int, settings: Settings) -> list[str]:

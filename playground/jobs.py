@@ -1,7 +1,7 @@
 """Background training: per-session jobs in a small shared pool of worker processes.
 
 The boundary is message-shaped: a page sends small command objects (`Reset`, `Play`, `Pause`,
-`Step`, `Update`, `Probe`, `Close`) and reads the latest `Snapshot` of its job. Nothing else crosses it, so
+`Step`, `Update`, `Probe`, `Close`) and reads the latest snapshot of its job. Nothing else crosses it, so
 the pool can be swapped for a cluster executor without touching a page.
 
 Each worker keeps a dict of its jobs and loops: drain commands, give each playing job a short
@@ -32,17 +32,18 @@ import threading
 import time
 import types
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from typing import Any
 
-import numpy as np
-
-from .capacity import JobCost, job_cost
-from .images.spec import CPU_FLOPS, ImageSpec, ImageTrainSpec
+from . import labs
+from .capacity import JobCost
+from .images.spec import CPU_FLOPS
+from .labs.protocol import LabTrainer
 from .memory import prefer_mmap_for_large_blocks, release_freed_memory
 from .settings import Settings, read_settings
-from .snapshot import ImageSnapshot, Snapshot
-from .spec import RunSpec, TrainSpec
+
+Spec = Any  # any registered lab's spec; `labs.for_spec` says which lab trains it
 
 SLICE_S = 0.02  # a playing job trains this long before the worker looks at its queue again
 CHUNK_S = 0.002  # steps are run in chunks of about this long
@@ -68,7 +69,7 @@ class Reset:
     """Create the job, or replace its network: build everything afresh from the spec."""
 
     job_id: str
-    spec: RunSpec | ImageSpec
+    spec: Spec
     version: int
 
 
@@ -78,7 +79,7 @@ class Restore:
     checkpoint (None: from the start), paused, showing `note` until the person acts."""
 
     job_id: str
-    spec: RunSpec | ImageSpec
+    spec: Spec
     version: int
     built: int  # the version of the Reset that built the network the checkpoint belongs to
     checkpoint: bytes | None
@@ -108,18 +109,17 @@ class Update:
     """Change live hyper-parameters; the network keeps its weights."""
 
     job_id: str
-    train: TrainSpec | ImageTrainSpec
+    train: Any  # the spec's `train` part
     version: int
 
 
 @dataclass(frozen=True)
 class Probe:
-    """Images: show the feature maps of a test image and/or classify a drawn digit (28x28, 0..1)."""
+    """Ask the job's trainer to look at something (`trainer.probe(**request)`): on the Images
+    page a test image's feature maps (`test_index`) or a drawn digit (`drawing`, `drawing_id`)."""
 
     job_id: str
-    test_index: int | None = None
-    drawing: np.ndarray | None = None
-    drawing_id: int = 0
+    request: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -171,7 +171,7 @@ def explain_failure(error: BaseException) -> str:
 
 @dataclass
 class _Job:
-    trainer: object
+    trainer: LabTrainer
     version: int
     built: int  # the version of the Reset (or Restore) that built this network
     playing: bool = False
@@ -193,7 +193,7 @@ class _Job:
 
     @property
     def has_work(self) -> bool:
-        return self.busy or (self.failed is None and getattr(self.trainer, "pending", False))
+        return self.busy or (self.failed is None and self.trainer.pending)
 
 
 def _measure_machine(image_threads: int) -> dict:
@@ -248,15 +248,9 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
     os.nice(WORKER_NICENESS)
     torch.set_num_threads(1)
     torch.set_num_interop_threads(1)
-    from .images.trainer import ImageTrainer
-    from .trainer import Trainer
-
     if measure:
         results.put(("machine", "", _measure_machine(image_threads)))
     jobs: dict[str, _Job] = {}
-
-    def make_trainer(spec):
-        return ImageTrainer(spec) if isinstance(spec, ImageSpec) else Trainer(spec)
 
     def fail(job_id: str, error: BaseException) -> None:
         """The job's own failure: it stops, its page is told, nobody else notices."""
@@ -288,10 +282,10 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
             return True
         if isinstance(cmd, Reset):
             jobs.pop(cmd.job_id, None)  # free the old network before building the new one
-            jobs[cmd.job_id] = _Job(make_trainer(cmd.spec), cmd.version, built=cmd.version)
+            jobs[cmd.job_id] = _Job(labs.build_trainer(cmd.spec), cmd.version, built=cmd.version)
         elif isinstance(cmd, Restore):
             jobs.pop(cmd.job_id, None)
-            trainer = make_trainer(cmd.spec)
+            trainer = labs.build_trainer(cmd.spec)
             if cmd.checkpoint is not None:
                 trainer.restore(cmd.checkpoint)
             jobs[cmd.job_id] = _Job(trainer, cmd.version, built=cmd.built, notice=cmd.note)
@@ -314,7 +308,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
             job.trainer.apply(cmd.train)
             job.version = cmd.version
         elif isinstance(cmd, Probe):
-            job.trainer.probe(cmd.test_index, cmd.drawing, cmd.drawing_id)
+            job.trainer.probe(**cmd.request)
         elif isinstance(cmd, Close):
             del jobs[cmd.job_id]
             release_freed_memory()
@@ -328,7 +322,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
     def publish(job_id: str, job: _Job, share: int) -> None:
         trainer = job.trainer
         try:
-            snap: Snapshot | ImageSnapshot = trainer.snapshot(share) if isinstance(trainer, ImageTrainer) else trainer.snapshot()
+            snap = trainer.snapshot(share)
         except Exception as error:  # noqa: BLE001 - a probe or view that fails is the job's failure
             job.dirty = False
             if job.failed is None:
@@ -380,7 +374,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
 
     def _train_slice(job: _Job) -> None:
         trainer = job.trainer
-        threads = image_threads if isinstance(trainer, ImageTrainer) else 1
+        threads = image_threads if trainer.parallel else 1
         if torch.get_num_threads() != threads:
             torch.set_num_threads(threads)
         if not job.busy:  # only pending work (an evaluation) while paused
@@ -393,7 +387,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
             work = trainer.step
             if job.step_target is not None:  # a Step stops exactly at its epoch's end
                 if trainer.epoch >= job.step_target:
-                    if not getattr(trainer, "pending", False):
+                    if not trainer.pending:
                         step_done(job)
                         return
                     work = trainer.settle  # the stepped epoch's evaluation, and no further training
@@ -403,7 +397,7 @@ def _worker_main(commands: mp.Queue, results: mp.Queue, image_threads: int = 1, 
             work(chunk)
             took = time.perf_counter() - t0
             job.chunk = max(1, min(10_000, int(job.chunk * (CHUNK_S / took if took > 0 else 2))))
-            if trainer.diverged is not None or getattr(trainer, "finished", False):
+            if trainer.diverged is not None or trainer.finished:
                 step_done(job)
                 job.playing = False
                 return
@@ -555,7 +549,7 @@ class JobManager:
 
     def cost(self, spec) -> JobCost:
         """What a spec's job would cost on this server."""
-        return job_cost(spec, self.gate_flops)
+        return labs.for_spec(spec).cost(spec, self.gate_flops)
 
     def memory_in_use_mb(self, excluding: str | None = None) -> float:
         with self._lock:
@@ -585,7 +579,7 @@ class JobManager:
 
     # commands
 
-    def open(self, spec: RunSpec | ImageSpec, version: int) -> str:
+    def open(self, spec: Spec, version: int) -> str:
         """Start a new job for a spec; returns its id. Raises ServerFull when the server cannot
         take it; jobs go to the worker with the least estimated load."""
         job_id = uuid.uuid4().hex
@@ -681,7 +675,7 @@ class JobManager:
     def is_open(self, job_id: str | None) -> bool:
         return job_id is not None and job_id in self._jobs
 
-    def latest(self, job_id: str) -> Snapshot | None:
+    def latest(self, job_id: str) -> Any:
         """The newest snapshot of a job (None before its first); counts as the page looking."""
         with self._lock:
             record = self._jobs.get(job_id)

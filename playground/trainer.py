@@ -85,6 +85,8 @@ class Trainer:
     hand-written backward pass; `fast=False` with autograd, on the same tensors.
     """
 
+    parallel = False  # tiny networks train fastest on one thread
+
     def __init__(self, spec: RunSpec, fast: bool = True):
         self.spec = spec
         self.fast = fast
@@ -208,6 +210,34 @@ class Trainer:
     def steps_per_epoch(self) -> int:
         return math.ceil(len(self.x_train) / self.spec.train.batch_size)
 
+    @property
+    def finished(self) -> bool:
+        """A 2-D run has no epoch limit: it trains until paused."""
+        return False
+
+    @property
+    def pending(self) -> bool:
+        """Each epoch's evaluation is done within its last step: nothing is left while paused."""
+        return False
+
+    def settle(self, n: int = 1) -> int:
+        """No pending work to do (see `pending`)."""
+        return 0
+
+    def probe(self, **request) -> None:
+        """The 2-D page probes nothing: every neuron's output is in each snapshot."""
+
+    def metrics(self) -> dict[str, float]:
+        """The last epoch's losses (and test accuracy when classifying), as the page shows them."""
+        h = self.history
+        numbers = {"train_loss": h["train_loss"][-1], "test_loss": h["test_loss"][-1]}
+        if self.spec.loss == "bce":
+            numbers["test_acc"] = h["test_acc"][-1]
+        return numbers
+
+    def about(self) -> str | None:
+        return None
+
     def run_epochs(self, n: int = 1) -> None:
         """Train until n more epochs are complete (or training diverges)."""
         target = self.epoch + n
@@ -323,8 +353,8 @@ class Trainer:
                 h[key] = [values[i] for i in keep]
 
     @torch.no_grad()
-    def snapshot(self) -> Snapshot:
-        """The current state as plain numbers and numpy arrays."""
+    def snapshot(self, share: int = 1) -> Snapshot:
+        """The current state as plain numbers and numpy arrays (`share`: unused, no estimates)."""
         classify = self.spec.loss == "bce"
         out = self._output(self._grid)
         boundary = (torch.sigmoid(out) if classify else out).view(BOUNDARY_GRID, BOUNDARY_GRID).numpy().copy()

@@ -69,6 +69,8 @@ def default_device() -> str:
 class ImageTrainer:
     """Trains an (architecture-checked) ImageSpec on MNIST, one batch per step."""
 
+    parallel = True  # convolutions use the worker's share of the cores
+
     def __init__(self, spec: ImageSpec, device: str | None = None):
         self.spec = spec
         self.device = device or default_device()
@@ -347,6 +349,16 @@ class ImageTrainer:
         accuracy = float((predicted == truth).mean())
         loss = loss_sum / len(self.x_test)
         self._add_point(1, (self.step_count, self.epoch, loss, accuracy), self.epoch)
+
+    def metrics(self) -> dict[str, float]:
+        """The last finished epoch's mean training loss and test loss and accuracy (NaN before)."""
+        nan = float("nan")
+        tested = bool(self._test_points)
+        return {"train_loss": self.epoch_train_losses[-1] if self.epoch_train_losses else nan,
+                "test_loss": self.test_loss if tested else nan, "test_acc": self.test_accuracy if tested else nan}
+
+    def about(self) -> str | None:
+        return f"data: {self.source}, device: {self.device}"
 
     @property
     def test_loss(self) -> float:

@@ -64,6 +64,11 @@ def register(lab: Lab) -> Lab:
     return lab
 
 
+def unregister(name: str) -> None:
+    """Remove a lab (tests that register one of their own clean up with this)."""
+    _LABS.pop(name, None)
+
+
 def labs() -> list[Lab]:
     """Every registered lab, the default page first."""
     return sorted(_LABS.values(), key=lambda lab: lab.url_path != "")

@@ -170,7 +170,7 @@ def _filters_and_maps(snap: ImageSnapshot, session: PageSession) -> None:
 
 
 def _probe(session: PageSession) -> None:
-    job_manager().send(Probe(session.job_id, test_index=int(st.session_state["img_probe"])))
+    job_manager().send(Probe(session.job_id, {"test_index": int(st.session_state["img_probe"])}))
 
 
 # ---- drawing pad ------------------------------------------------------------------------------
@@ -197,7 +197,7 @@ def _pad(session: PageSession) -> None:
         if digest != st.session_state.get("img_drawing_digest"):
             st.session_state["img_drawing_digest"] = digest
             session.drawing_id += 1
-            job_manager().send(Probe(session.job_id, drawing=image, drawing_id=session.drawing_id))
+            job_manager().send(Probe(session.job_id, {"drawing": image, "drawing_id": session.drawing_id}))
     st.caption("Clear the pad with the bin icon above it.")
 
 
