@@ -39,7 +39,7 @@ class LineFit:
         self.optimum = least_squares(design, self.points.y)
         self.optimum_loss = mse(design, self.points.y, self.optimum)
         self.sharpness = sharpness(design)  # L: full-batch GD needs learning rate < 2/L
-        self.box = line_surface(d, spec.start).box if d.kind == "line" else (-5.0, 5.0, -5.0, 5.0)
+        self.box = line_surface(d, spec.start).box if d.kind == "line" else None  # a curve has no (w, b) plane
         self._fit_x = np.linspace(-1.0, 1.0, FIT_POINTS)
         self._fit_design = torch.from_numpy(self.features(self._fit_x))
         self._begin()

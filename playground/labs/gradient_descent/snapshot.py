@@ -57,7 +57,7 @@ class FitSnapshot:
     fit_y: np.ndarray
     optimum: tuple[float, ...]  # the least-squares coefficients
     optimum_loss: float
-    box: tuple[float, float, float, float]  # the contour's (w, b) box; meaningful for the line
+    box: tuple[float, float, float, float] | None  # the MSE contour's (w, b) box; None for a curve
     finished: bool
     diverged: str | None
 
