@@ -86,10 +86,19 @@ def test_the_stated_stability_limit_is_where_full_batch_runs_diverge(name):
     assert above.diverged is not None and "above" in above.diverged
 
 
-def test_adaptive_optimizers_diverging_get_a_plain_message():
-    t = fit(100, data=DataSpec(kind="curve", degree=15, points=10), optimizer="rmsprop", learning_rate=10.0)
+def test_adaptive_and_mini_batch_divergence_get_their_own_advice(monkeypatch):
+    """RMSprop's steps are bounded by its learning rate, so its MSE rarely reaches 1e6 times the
+    start; with the threshold lowered to 2x, learning rate 10 crosses it. Mini-batch SGD below the
+    full-data 2/L gets the batch advice instead: one point at a time at 0.9 (2/L = 0.992) diverges
+    at step 30 (measured)."""
+    monkeypatch.setattr("playground.labs.gradient_descent.linefit.BLOW_UP", 2.0)
+    t = fit(100, optimizer="rmsprop", learning_rate=10.0)
     t.step(100)
-    assert t.diverged is None or "too large for RMSprop" in t.diverged  # RMSprop's steps are bounded by lr
+    assert "Learning rate 10 is too large for RMSprop here: lower it (try 1)." in t.diverged
+    monkeypatch.undo()
+    m = fit(200, learning_rate=0.9, batch_size=1)
+    m.step(200)
+    assert m.diverged is not None and "is below 2/L = 0.992 for all the data, but a mini-batch of 1 point can" in m.diverged
 
 
 def test_degree_15_on_10_points_overfits():

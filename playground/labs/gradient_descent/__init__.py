@@ -6,8 +6,15 @@ the page can use them; surfaces.py, optimizers.py, linefit.py and race.py do the
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 
-def build(spec):
+if TYPE_CHECKING:
+    from .linefit import LineFit
+    from .race import Race
+    from .spec import GradientSpec
+
+
+def build(spec: GradientSpec) -> LineFit | Race:
     """The trainer a validated spec asks for: a LineFit (mode 'fit') or a Race (mode 'race')."""
     if spec.mode == "race":
         from .race import Race

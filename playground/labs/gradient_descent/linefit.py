@@ -121,7 +121,7 @@ class LineFit:
             text += "." if full else ", and a little more for mini-batches, whose own curvature varies."
         elif limit is not None:
             text += (f"Learning rate {lr:g} is below {FORMULAS[name]} = {limit:.3g} for all the data, but a "
-                     f"mini-batch of {t.batch_size} points can be steeper: lower the learning rate or use larger batches.")
+                     f"mini-batch of {t.batch_size} point{'s' * (t.batch_size > 1)} can be steeper: lower the learning rate or use larger batches.")
         else:
             text += f"Learning rate {lr:g} is too large for {LABELS[name]} here: lower it (try {lr / 10:g})."
         return text + " Change it and the run starts again from the start point."

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 
-from ...sharelink import _bool, _num, _start
+from ...sharelink import _num, _start
 from ...spec import parse_number, show
 from .spec import DataSpec, GradientSpec, TrainSpec, validate
 
