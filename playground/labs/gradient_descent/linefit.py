@@ -115,13 +115,14 @@ class LineFit:
         full = t.batch_size == 0 or t.batch_size >= len(self.y)
         if limit is not None and lr > limit:
             text += (f"Learning rate {lr:g} is above {FORMULAS[name]} = {limit:.3g} for this data "
-                     f"(L = {self.sharpness:.3g} is the MSE's steepest curvature): every step overshoots "
-                     f"the bottom of the valley by more than it started, so it grows. Lower the learning "
+                     f"(L = {self.sharpness:.3g} is the MSE's steepest curvature): each step overshoots "
+                     f"the bottom of the valley and lands farther up the other side. Lower the learning "
                      f"rate below {limit:.3g}")
             text += "." if full else ", and a little more for mini-batches, whose own curvature varies."
         elif limit is not None:
+            points = f"{t.batch_size} point{'s' * (t.batch_size > 1)}"
             text += (f"Learning rate {lr:g} is below {FORMULAS[name]} = {limit:.3g} for all the data, but a "
-                     f"mini-batch of {t.batch_size} point{'s' * (t.batch_size > 1)} can be steeper: lower the learning rate or use larger batches.")
+                     f"mini-batch of {points} can be steeper: lower the learning rate or use larger batches.")
         else:
             text += f"Learning rate {lr:g} is too large for {LABELS[name]} here: lower it (try {lr / 10:g})."
         return text + " Change it and the run starts again from the start point."
