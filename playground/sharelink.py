@@ -310,12 +310,15 @@ def parse_link(text: str) -> dict[str, str | list[str]]:
 
 # ---- the Images page's codec lives in its package; these names stay here for older callers ----
 
-from .images.link import (  # noqa: E402,F401  (after the helpers it imports from here)
-    IMAGE_PARAMS,
-    decode_image,
-    encode_image,
-    image_query,
-    is_image_link,
-    layer_token,
-    parse_layer,
-)
+_IMAGE_NAMES = ("IMAGE_PARAMS", "decode_image", "encode_image", "image_query", "is_image_link", "layer_token",
+                "parse_layer")
+
+
+def __getattr__(name: str):
+    """`from playground.sharelink import decode_image` still works, without importing the Images
+    codec here (it imports this module's readers: either may be imported first)."""
+    if name in _IMAGE_NAMES:
+        from .images import link
+
+        return getattr(link, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

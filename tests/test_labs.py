@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import math
+import subprocess
+import sys
 import time
 from pathlib import Path
 from urllib.parse import urlencode
@@ -182,3 +184,13 @@ def test_a_new_lab_has_its_page_in_the_app(tiny):
     at.run()
     assert not at.exception, [e.value for e in at.exception]
     assert "Tiny lab: target 4, start 0" in [m.value for m in at.markdown]
+
+
+@pytest.mark.parametrize("first", ["playground.images.link", "playground.sharelink", "playground.labs",
+                                   "playground.jobs", "playground.capacity"])
+def test_any_link_module_can_be_imported_first(first):
+    """A page imports its own codec first (pages/images.py: the Images codec), a worker the jobs;
+    the codecs and the readers they share must not depend on who came first."""
+    code = f"import {first}; from playground.sharelink import decode_image; from playground import labs; labs.get('images')"
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
